@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'aborted'
   | 'download_failed'
   | 'checksum_mismatch'
-  | 'config_invalid';
+  | 'config_invalid'
+  | 'internal';
 
 const STATUS: Record<ErrorCode, number> = {
   bad_audio: 400,
@@ -35,6 +36,7 @@ const STATUS: Record<ErrorCode, number> = {
   download_failed: 502,
   checksum_mismatch: 502,
   config_invalid: 500,
+  internal: 500,
 };
 
 export class PalabreError extends Error {
