@@ -38,10 +38,12 @@ const vadSchema = z.object({
   minSpeechMs: z.coerce.number().int().min(0).default(250).describe('Shortest speech reported as a speech region.'),
   minSilenceMs: z.coerce.number().int().min(0).default(300).describe('Silence needed to end a speech region.'),
   webrtcMode: z.coerce.number().int().min(0).max(3).default(3).describe('WebRTC VAD aggressiveness, 0 (least) to 3 (most).'),
+  batch: z.boolean().default(true).describe('Run the Silero windows of all live streams that arrive in the same tick as one batch (2-3x cheaper per call under load).'),
 });
 
 const denoiseSchema = z.object({
   engine: z.enum(['rnnoise', 'none']).default('rnnoise').describe('Noise suppressor used when denoising is asked for.'),
+  failsafe: z.boolean().default(true).describe('On a noise-suppressor failure pass the original audio through (logged and counted) instead of failing.'),
 });
 
 const ttsSchema = z.object({

@@ -1,0 +1,131 @@
+/**
+ * Loads the engines named in the configuration once per process. An engine
+ * that cannot load is recorded with the reason instead of failing start-up,
+ * so /health and `palabre doctor` can say what is missing and the rest works.
+ */
+import { loadResampler, type ResamplerFactory } from '../audio/resample.js';
+import type { Config } from '../config.js';
+import { PalabreError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { createDenoiseStats, createDenoiser } from './denoise/index.js';
+import type { DenoiseStats, Denoiser } from './denoise/types.js';
+import { createStt } from './stt/index.js';
+import type { Stt } from './stt/types.js';
+import { createTts } from './tts/index.js';
+import type { Tts } from './tts/types.js';
+import type { EngineKind, EngineStatus } from './types.js';
+import { createVad } from './vad/index.js';
+import type { Vad } from './vad/types.js';
+
+export const TTS_ENGINES = ['espeak', 'flite'] as const;
+export const STT_ENGINES = ['pocketsphinx', 'sherpa'] as const;
+
+export interface Engines {
+  resampler: ResamplerFactory;
+  vad?: Vad;
+  denoiser?: Denoiser;
+  /** Frame-level counters of the fail-safe denoiser (errors, fallbacks, time). */
+  denoiseStats: DenoiseStats;
+  tts: Map<string, Tts>;
+  stt: Map<string, Stt>;
+  statuses: EngineStatus[];
+  defaultTts: string;
+  defaultStt: string;
+  close(): Promise<void>;
+}
+
+export interface LoadEnginesOptions {
+  /** Kinds to load; the CLI loads only what a command needs. Default: all. */
+  kinds?: readonly EngineKind[];
+  /** Load every known STT engine instead of only the configured one (doctor). */
+  allStt?: boolean;
+}
+
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export async function loadEngines(config: Config, logger: Logger, options: LoadEnginesOptions = {}): Promise<Engines> {
+  const kinds = new Set(options.kinds ?? (['vad', 'denoise', 'tts', 'stt'] as const));
+  const statuses: EngineStatus[] = [];
+  const resampler = await loadResampler();
+  const e = config.engines;
+  const denoiseStats = createDenoiseStats();
+
+  async function attempt<T>(kind: EngineKind, name: string, load: () => Promise<T | null | undefined>, info?: (engine: T) => Record<string, unknown>): Promise<T | undefined> {
+    const started = performance.now();
+    try {
+      const engine = await load();
+      if (engine == null) {
+        statuses.push({ kind, name, loaded: false, reason: 'disabled in configuration' });
+        return undefined;
+      }
+      statuses.push({ kind, name, loaded: true, info: { loadMs: Math.round(performance.now() - started), ...info?.(engine) } });
+      return engine;
+    } catch (err) {
+      logger.warn({ kind, engine: name, err: reasonOf(err) }, 'engine did not load');
+      statuses.push({ kind, name, loaded: false, reason: reasonOf(err) });
+      return undefined;
+    }
+  }
+
+  const vad = kinds.has('vad') ? await attempt('vad', e.vad.engine, () => createVad(e.vad.engine, { mode: e.vad.webrtcMode, batch: e.vad.batch })) : undefined;
+  const denoiser = kinds.has('denoise')
+    ? await attempt('denoise', e.denoise.engine, () => createDenoiser(e.denoise.engine, { logger, stats: denoiseStats, failsafe: e.denoise.failsafe, quality: config.audio.resampleQuality }), (d) => ({ delayMs: d.delayMs }))
+    : undefined;
+
+  const tts = new Map<string, Tts>();
+  if (kinds.has('tts')) {
+    for (const name of TTS_ENGINES) {
+      const engine = await attempt('tts', name, () => createTts(name), (t) => ({ sampleRate: t.sampleRate, voices: t.voices().length, languages: t.languages }));
+      if (engine) tts.set(name, engine);
+    }
+  }
+
+  const stt = new Map<string, Stt>();
+  if (kinds.has('stt')) {
+    for (const name of STT_ENGINES) {
+      const wanted = name === e.stt.engine || options.allStt || (name === 'sherpa' && e.stt.sherpa.model !== '');
+      if (!wanted) {
+        statuses.push({ kind: 'stt', name, loaded: false, reason: `not configured (set PALABRE_ENGINES_STT_ENGINE=${name})` });
+        continue;
+      }
+      const engine = await attempt(
+        'stt',
+        name,
+        () =>
+          createStt(name, {
+            pocketsphinx: e.stt.pocketsphinx,
+            sherpa: { ...e.stt.sherpa, modelsDir: config.models.dir },
+          }),
+        (s) => ({ languages: s.languages, streaming: s.streaming }),
+      );
+      if (engine) stt.set(name, engine);
+    }
+  }
+
+  return {
+    resampler,
+    vad,
+    denoiser,
+    denoiseStats,
+    tts,
+    stt,
+    statuses,
+    defaultTts: e.tts.engine,
+    defaultStt: e.stt.engine,
+    async close() {
+      await Promise.allSettled([vad?.close(), ...[...tts.values()].map((t) => t.close()), ...[...stt.values()].map((s) => s.close())]);
+    },
+  };
+}
+
+/** The named engine, or the default one; a clear 503 naming why when it is not loaded. */
+export function pickEngine<T>(map: Map<string, T>, statuses: EngineStatus[], kind: EngineKind, name: string): T {
+  const engine = map.get(name);
+  if (engine) return engine;
+  const status = statuses.find((s) => s.kind === kind && s.name === name);
+  const known = statuses.filter((s) => s.kind === kind).map((s) => s.name);
+  if (!status) throw new PalabreError('bad_request', `unknown ${kind} engine "${name}"; known engines: ${known.join(', ')}`);
+  throw new PalabreError('engine_unavailable', `${kind} engine "${name}" is not available: ${status.reason ?? 'not loaded'}`);
+}

@@ -1,0 +1,29 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+
+/** Routes a load balancer or a newcomer must reach without a token. */
+const PUBLIC_PREFIXES = ['/health', '/docs'];
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Optional bearer-token auth: with no token configured every route is open. */
+export function registerAuth(app: FastifyInstance, token: string | undefined): void {
+  if (!token) return;
+  app.addHook('onRequest', async (request, reply) => {
+    const path = request.url.split('?')[0];
+    if (request.method === 'OPTIONS' || PUBLIC_PREFIXES.some((p) => path === p || path.startsWith(p + '/'))) return;
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    if (!match || !sameSecret(match[1].trim(), token)) {
+      void reply
+        .status(401)
+        .header('www-authenticate', 'Bearer')
+        .send({ error: 'unauthorized', message: match ? 'the bearer token is not valid' : 'this route needs an `Authorization: Bearer <token>` header', statusCode: 401 });
+      return reply;
+    }
+  });
+}
