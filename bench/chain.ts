@@ -17,7 +17,7 @@ const FRAME_8K = 160;
 export default async function bench(ctx: { quick: boolean; print: (line: string) => void }): Promise<void> {
   const wav = decodeWav(readFileSync(PROMPT));
   if (wav.sampleRate !== 8000) throw new Error(`${PROMPT} is ${wav.sampleRate} Hz, expected 8000`);
-  const ulaw = encodeG711('mulaw', wav.samples);
+  const ulaw = encodeG711('ulaw', wav.samples);
   const frames: Uint8Array[] = [];
   for (let i = 0; i + FRAME_8K <= ulaw.length; i += FRAME_8K) frames.push(ulaw.subarray(i, i + FRAME_8K));
 
@@ -40,7 +40,7 @@ export default async function bench(ctx: { quick: boolean; print: (line: string)
       const bytes = frames[n % frames.length];
       await Promise.all(
         perCall.map((c) => {
-          const pcm8 = decodeG711('mulaw', bytes);
+          const pcm8 = decodeG711('ulaw', bytes);
           let frame = { samples: c.resampler.process(pcm8), sampleRate: 16000 };
           if (c.denoise) frame = c.denoise.process(frame);
           return c.vad.process(frame);

@@ -15,7 +15,10 @@ import { ffmpegConvert, fliteWav, multipartBody, startServer, type TestServer, w
 const SENTENCE = 'please call me back tomorrow morning';
 let server: TestServer;
 let speech: Buffer;
-// Everything the server writes to a temp dir would land here: it must stay empty.
+// Everything the server writes to a temp dir lands here. Libraries leave a few files once per process
+// (onnxruntime's debug log, tsx's compile cache for worker threads): those are snapshotted after a warm-up,
+// and no request may add to them.
+let tmpBaseline: string[] = [];
 const scratch = mkdtempSync(join(tmpdir(), 'palabre-http-tmp-'));
 const previousTmp = process.env.TMPDIR;
 
@@ -23,6 +26,8 @@ beforeAll(async () => {
   speech = fliteWav(SENTENCE);
   process.env.TMPDIR = scratch;
   server = await startServer({ server: { maxUploadBytes: 2 * 1024 * 1024 } }, { kinds: ['stt', 'tts', 'vad', 'denoise'] });
+  await server.engines.vad?.createStream().process({ samples: new Int16Array(512), sampleRate: 16000 });
+  tmpBaseline = readdirSync(scratch).sort();
 });
 
 afterAll(async () => {
@@ -55,7 +60,7 @@ describe('POST /api/stt/transcribe', () => {
       ['mp3', []],
       ['ogg', ['-c:a', 'libopus']],
       ['webm', ['-c:a', 'libopus']],
-      ['ipod', ['-c:a', 'aac']],
+      ['ipod', ['-c:a', 'aac', '-movflags', 'frag_keyframe+empty_moov']],
     ];
     for (const [fmt, args] of cases) {
       const bytes = ffmpegConvert(speech, fmt, args);
@@ -201,7 +206,7 @@ describe('POST /api/tts/synthesize', () => {
       const res = await synth({ text: 'Hello there.', language: 'en', format, style: 'empathie' });
       expect(res.status).toBe(200);
       const bytes = new Uint8Array(await res.arrayBuffer());
-      const samples = decodeG711(format === 'ulaw' ? 'mulaw' : 'alaw', bytes);
+      const samples = decodeG711(format, bytes);
       expect(rmsDbfs(samples)).toBeGreaterThan(-40);
       expect(bytes.length / 8000).toBeCloseTo(Number(res.headers.get('x-duration')), 2);
     }
@@ -338,7 +343,7 @@ describe('operations', () => {
     const { status, body } = await transcribeForm(speech);
     expect(status).toBe(200);
     expect(wordErrorRate(SENTENCE, body.text as string)).toBeLessThanOrEqual(0.2);
-    expect(readdirSync(scratch)).toEqual([]);
+    expect(readdirSync(scratch).sort()).toEqual(tmpBaseline);
   });
 });
 

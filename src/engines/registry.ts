@@ -11,13 +11,12 @@ import { createDenoiseStats, createDenoiser } from './denoise/index.js';
 import type { DenoiseStats, Denoiser } from './denoise/types.js';
 import { createStt } from './stt/index.js';
 import type { Stt } from './stt/types.js';
-import { createTts } from './tts/index.js';
+import { TTS_ENGINES, createTts } from './tts/index.js';
 import type { Tts } from './tts/types.js';
 import type { EngineKind, EngineStatus } from './types.js';
 import { createVad } from './vad/index.js';
 import type { Vad } from './vad/types.js';
 
-export const TTS_ENGINES = ['espeak', 'flite'] as const;
 export const STT_ENGINES = ['pocketsphinx', 'sherpa'] as const;
 
 export interface Engines {
@@ -77,7 +76,8 @@ export async function loadEngines(config: Config, logger: Logger, options: LoadE
   const tts = new Map<string, Tts>();
   if (kinds.has('tts')) {
     for (const name of TTS_ENGINES) {
-      const engine = await attempt('tts', name, () => createTts(name), (t) => ({ sampleRate: t.sampleRate, voices: t.voices().length, languages: t.languages }));
+      const ttsOptions = { voices: e.tts.voices, language: e.tts.language, logger: logger.child({ module: `tts-${name}` }) };
+      const engine = await attempt('tts', name, () => (name === 'espeak' ? createTts('espeak', ttsOptions) : createTts('flite', { logger: ttsOptions.logger })), (t) => ({ sampleRate: t.sampleRate, voices: t.voices().length, languages: t.languages }));
       if (engine) tts.set(name, engine);
     }
   }

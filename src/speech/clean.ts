@@ -40,12 +40,12 @@ export interface CleanStats {
 
 function decode(bytes: Uint8Array, encoding: CleanEncoding): Int16Array {
   if (encoding === 'pcm16') return decodeSlinLe(bytes);
-  return decodeG711(encoding === 'mulaw' ? 'mulaw' : 'alaw', bytes);
+  return decodeG711(encoding === 'mulaw' ? 'ulaw' : 'alaw', bytes);
 }
 
 function encode(samples: Int16Array, encoding: CleanEncoding): Uint8Array {
   if (encoding === 'pcm16') return encodeSlinLe(samples);
-  return encodeG711(encoding === 'mulaw' ? 'mulaw' : 'alaw', samples);
+  return encodeG711(encoding === 'mulaw' ? 'ulaw' : 'alaw', samples);
 }
 
 export function createCleaner(engines: Pick<Engines, 'denoiser' | 'denoiseStats' | 'statuses'>, logger: Logger) {

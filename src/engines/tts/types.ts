@@ -28,3 +28,13 @@ export interface Tts {
   synthesize(text: string, options?: TtsOptions): AsyncIterable<AudioChunk>;
   close(): Promise<void>;
 }
+
+/** An engine that can say which voice a request would be spoken with, without speaking it. */
+export interface VoiceResolvingTts extends Tts {
+  /** The voice id the options select; throws bad_request for an unknown voice or language. */
+  resolveVoice(options?: TtsOptions): string;
+}
+
+export function canResolveVoice(tts: Tts): tts is VoiceResolvingTts {
+  return typeof (tts as Partial<VoiceResolvingTts>).resolveVoice === 'function';
+}

@@ -29,8 +29,9 @@ export async function ttsRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       const b = request.body as { text: string; voice?: string; language?: string; style?: (typeof SPEAKING_STYLES)[number]; format: (typeof OUTPUT_FORMATS)[number]; sample_rate?: number; engine?: string };
       const ac = new AbortController();
-      request.raw.once('close', () => {
-        if (!reply.sent) ac.abort(new Error('client went away'));
+      // The response socket closing before we answered means the client left: stop synthesising.
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) ac.abort(new Error('client went away'));
       });
       const out = await app.palabre.services.synthesize({
         text: b.text,
