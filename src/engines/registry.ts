@@ -9,7 +9,7 @@ import { PalabreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createDenoiseStats, createDenoiser } from './denoise/index.js';
 import type { DenoiseStats, Denoiser } from './denoise/types.js';
-import { createStt } from './stt/index.js';
+import { STT_ENGINE_NAMES, createStt } from './stt/index.js';
 import type { Stt } from './stt/types.js';
 import { TTS_ENGINES, createTts } from './tts/index.js';
 import type { Tts } from './tts/types.js';
@@ -17,7 +17,6 @@ import type { EngineKind, EngineStatus } from './types.js';
 import { createVad } from './vad/index.js';
 import type { Vad } from './vad/types.js';
 
-export const STT_ENGINES = ['pocketsphinx', 'sherpa'] as const;
 
 export interface Engines {
   resampler: ResamplerFactory;
@@ -84,7 +83,7 @@ export async function loadEngines(config: Config, logger: Logger, options: LoadE
 
   const stt = new Map<string, Stt>();
   if (kinds.has('stt')) {
-    for (const name of STT_ENGINES) {
+    for (const name of STT_ENGINE_NAMES) {
       const wanted = name === e.stt.engine || options.allStt || (name === 'sherpa' && e.stt.sherpa.model !== '');
       if (!wanted) {
         statuses.push({ kind: 'stt', name, loaded: false, reason: `not configured (set PALABRE_ENGINES_STT_ENGINE=${name})` });
@@ -97,6 +96,7 @@ export async function loadEngines(config: Config, logger: Logger, options: LoadE
           createStt(name, {
             pocketsphinx: e.stt.pocketsphinx,
             sherpa: { ...e.stt.sherpa, modelsDir: config.models.dir },
+            logger: logger.child({ module: `stt-${name}` }),
           }),
         (s) => ({ languages: s.languages, streaming: s.streaming }),
       );
