@@ -57,7 +57,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: config.server.maxUploadBytes,
     requestTimeout: config.server.requestTimeoutMs,
-    disableRequestLogging: false,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   });
   app.decorate('palabre', { config, engines: deps.engines, metrics, services: createSpeechServices({ config, engines: deps.engines, metrics, logger: deps.logger }) });
