@@ -31,7 +31,11 @@ function mixNoise(speech: Int16Array, snrDb: number, kind: 'white' | 'pink', see
       noise[i] = b0 + b1 + b2 + w * 0.1848;
     }
   }
-  const power = (a: ArrayLike<number>) => Array.prototype.reduce.call(a, (acc: number, v: number) => acc + v * v, 0) as number / a.length;
+  const power = (a: ArrayLike<number>) => {
+    let sum = 0;
+    for (let i = 0; i < a.length; i++) sum += a[i] * a[i];
+    return sum / a.length;
+  };
   const gain = Math.sqrt(power(speech) / (power(noise) * 10 ** (snrDb / 10)));
   const out = new Int16Array(speech.length);
   for (let i = 0; i < out.length; i++) out[i] = Math.max(-32768, Math.min(32767, Math.round(speech[i] + noise[i] * gain)));

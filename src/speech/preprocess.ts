@@ -10,7 +10,7 @@ import { type ResamplerFactory, resampleWith } from '../audio/resample.js';
 import type { PreprocessOptions } from '../config.js';
 import type { Denoiser } from '../engines/denoise/types.js';
 import { findSpeechRegions } from '../engines/vad/index.js';
-import type { Vad } from '../engines/vad/types.js';
+import type { Vad, VadOptions } from '../engines/vad/types.js';
 import { PalabreError } from '../errors.js';
 
 /** Kept around detected speech when trimming, so word onsets and tails survive. */
@@ -19,6 +19,8 @@ const TRIM_MARGIN_MS = 200;
 export interface PreprocessEngines {
   denoiser?: Denoiser;
   vad?: Vad;
+  /** Threshold, minimum speech and minimum silence from config `engines.vad`. */
+  vadOptions?: Partial<VadOptions>;
   resampler: ResamplerFactory;
 }
 
@@ -73,7 +75,7 @@ export async function preprocess(chunk: AudioChunk, options: PreprocessOptions, 
   if (options.trimSilence) {
     if (!engines.vad) throw new PalabreError('engine_unavailable', 'trim was requested but no VAD is loaded (engines.vad.engine)');
     const forVad = resampleWith(engines.resampler, { samples, sampleRate: rate }, engines.vad.sampleRate);
-    const regions = await findSpeechRegions(engines.vad, forVad);
+    const regions = await findSpeechRegions(engines.vad, forVad, engines.vadOptions);
     if (regions.length > 0) {
       const margin = (TRIM_MARGIN_MS * rate) / 1000;
       const start = Math.max(0, Math.floor((regions[0].startMs * rate) / 1000 - margin));

@@ -47,7 +47,12 @@ export async function transcribeChunk(ctx: SpeechContext, decoded: AudioChunk, r
   const name = req.engine ?? ctx.engines.defaultStt;
   const stt = pickEngine(ctx.engines.stt, ctx.engines.statuses, 'stt', name);
   const audio = toRate(ctx.engines.resampler, decoded, stt.sampleRate);
-  const prep = await preprocess(audio, req.preprocess ?? ctx.config.preprocess, { denoiser: ctx.engines.denoiser, vad: ctx.engines.vad, resampler: ctx.engines.resampler });
+  const prep = await preprocess(audio, req.preprocess ?? ctx.config.preprocess, {
+    denoiser: ctx.engines.denoiser,
+    vad: ctx.engines.vad,
+    vadOptions: ctx.config.engines.vad,
+    resampler: ctx.engines.resampler,
+  });
   const result = await timeEngine(ctx.metrics, { kind: 'stt', engine: stt.name, op: 'transcribe' }, () =>
     stt.transcribe(prep.chunk, {
       language: req.language ?? sttCfg.language,
