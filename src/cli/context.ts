@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { type Config, loadConfig } from '../config.js';
-import { type EngineKind } from '../engines/types.js';
-import { type Engines, loadEngines } from '../engines/registry.js';
+import type { Engines, LoadEnginesOptions } from '../engines/registry.js';
 import { createLogger, type Logger } from '../log.js';
 
 export interface GlobalOptions {
@@ -9,22 +8,33 @@ export interface GlobalOptions {
   logLevel?: string;
 }
 
-/** Settings for a command: the config file and env, then the global flags. */
-export function configFor(command: Command): Config {
+/** Settings for a command: the config file and env, then the global flags, then the command's own flags. */
+export function configFor(command: Command, overrides: Record<string, unknown> = {}): Config {
   const opts = command.optsWithGlobals<GlobalOptions>();
-  return loadConfig({ file: opts.config, overrides: opts.logLevel ? { log: { level: opts.logLevel } } : undefined });
+  const log = opts.logLevel ? { log: { level: opts.logLevel } } : {};
+  return loadConfig({ file: opts.config, overrides: { ...log, ...overrides } });
 }
 
-/** CLI commands log only warnings by default: their output is the result, not the log. */
-export function cliLogger(command: Command, config: Config): Logger {
+/**
+ * CLI commands log only warnings by default, and to standard error: standard output carries
+ * the result (`doctor --json`, `say -o -`), which a log line would corrupt.
+ */
+export function cliLogger(command: Command, config: Config, quietLevel = 'warn'): Logger {
   const explicit = command.optsWithGlobals<GlobalOptions>().logLevel;
-  return createLogger(explicit ?? (config.log.level === 'info' ? 'warn' : config.log.level));
+  const level = explicit ?? (config.log.level === 'info' ? quietLevel : config.log.level);
+  return createLogger(level, { stream: 'stderr' });
 }
 
-export async function withEngines<T>(command: Command, kinds: readonly EngineKind[], fn: (engines: Engines, config: Config, logger: Logger) => Promise<T>): Promise<T> {
-  const config = configFor(command);
+/** Loads `kinds` of engines, runs `fn`, then closes them; pass `config` when the command has read it already. */
+export async function withEngines<T>(
+  command: Command,
+  load: LoadEnginesOptions,
+  fn: (engines: Engines, config: Config, logger: Logger) => Promise<T>,
+  config: Config = configFor(command),
+): Promise<T> {
   const logger = cliLogger(command, config);
-  const engines = await loadEngines(config, logger, { kinds });
+  const { loadEngines } = await import('../engines/registry.js');
+  const engines = await loadEngines(config, logger, load);
   try {
     return await fn(engines, config, logger);
   } finally {

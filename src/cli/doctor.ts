@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { Command } from 'commander';
-import { loadEngines } from '../engines/registry.js';
 import type { EngineStatus } from '../engines/types.js';
 import { cliLogger, configFor } from './context.js';
 
@@ -17,25 +16,44 @@ export function probeFfmpeg(path: string): Promise<{ ok: boolean; detail: string
   });
 }
 
-function line(ok: boolean, what: string, detail: string): string {
-  return `${ok ? ' ok ' : 'FAIL'}  ${what.padEnd(22)} ${detail}`;
+/** ok: works; FAIL: a default engine is missing, palabre cannot do its job; --: optional, not available. */
+type Mark = 'ok' | 'FAIL' | '--';
+
+interface Check {
+  mark: Mark;
+  what: string;
+  detail: string;
 }
+
+const MAX_LIST = 12;
 
 function describe(s: EngineStatus): string {
   if (!s.loaded) return s.reason ?? 'not loaded';
   return Object.entries(s.info ?? {})
-    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('/') : String(v)}`)
+    .map(([k, v]) => {
+      if (!Array.isArray(v)) return `${k}=${String(v)}`;
+      // espeak lists 140 languages: a full list would bury the other checks.
+      return `${k}=${v.slice(0, MAX_LIST).join('/')}${v.length > MAX_LIST ? `/… (${v.length})` : ''}`;
+    })
     .join(' ');
+}
+
+function render(checks: Check[]): string {
+  const width = Math.max(...checks.map((c) => c.what.length));
+  return checks.map((c) => `${c.mark.padStart(4)}  ${c.what.padEnd(width)}  ${c.detail}\n`).join('');
 }
 
 export function doctorCommand(): Command {
   return new Command('doctor')
-    .description('check every engine and tool palabre can use, and say why one does not load')
+    .description('check every engine and tool palabre can use, and say why one does not load (exit code 1 when a default engine is missing)')
     .option('--json', 'print the checks as JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
       const config = configFor(command);
-      const engines = await loadEngines(config, cliLogger(command, config), { allStt: true });
+      // Each engine that did not load is reported below with its reason; a warning log would say it twice.
+      const { loadEngines } = await import('../engines/registry.js');
+      const engines = await loadEngines(config, cliLogger(command, config, 'error'), { allStt: true });
       const ffmpeg = await probeFfmpeg(config.audio.ffmpegPath);
+      await engines.close();
       const required = [
         ['vad', config.engines.vad.engine],
         ['denoise', config.engines.denoise.engine],
@@ -46,14 +64,14 @@ export function doctorCommand(): Command {
       if (opts.json) {
         process.stdout.write(JSON.stringify({ engines: engines.statuses, ffmpeg, missingDefaults: missing.map(([k, n]) => `${k}:${n}`) }, null, 2) + '\n');
       } else {
-        for (const s of engines.statuses) {
+        const checks: Check[] = engines.statuses.map((s) => {
           const isDefault = required.some(([k, n]) => k === s.kind && n === s.name);
-          process.stdout.write(line(s.loaded || !isDefault, `${s.kind} ${s.name}${isDefault ? ' (default)' : ''}`, describe(s)) + '\n');
-        }
-        process.stdout.write(line(ffmpeg.ok, 'ffmpeg (optional)', ffmpeg.detail) + '\n');
+          return { mark: s.loaded ? 'ok' : isDefault ? 'FAIL' : '--', what: `${s.kind} ${s.name}${isDefault ? ' (default)' : ''}`, detail: describe(s) };
+        });
+        checks.push({ mark: ffmpeg.ok ? 'ok' : '--', what: 'ffmpeg (optional)', detail: ffmpeg.detail });
+        process.stdout.write(render(checks));
         process.stdout.write(missing.length === 0 ? 'all default engines loaded\n' : `default engines missing: ${missing.map(([k, n]) => `${k} ${n}`).join(', ')}\n`);
       }
-      await engines.close();
       process.exitCode = missing.length === 0 ? 0 : 1;
     });
 }

@@ -1,6 +1,5 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { isPalabreError } from '../errors.js';
-import { VERSION } from '../server/app.js';
 import { cleanCommand } from './clean.js';
 import { configCommand } from './config.js';
 import { doctorCommand } from './doctor.js';
@@ -9,15 +8,41 @@ import { sayCommand } from './say.js';
 import { serveCommand } from './serve.js';
 import { transcribeCommand } from './transcribe.js';
 import { configFor } from './context.js';
+import { VERSION } from '../version.js';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Exit code of a usage error, the same as a bad request from a command. */
+export const USAGE_EXIT_CODE = 2;
+
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/**
+ * Commander settings do not reach commands added with addCommand(), so they are applied to the
+ * whole tree. A usage error is one line (commander puts "Did you mean" on a second one) that
+ * says where the help is, instead of the full help drowning the error.
+ */
+function configureTree(command: Command): void {
+  command.exitOverride();
+  command.configureOutput({
+    outputError: (text, write) => {
+      const message = text.split('\n').map((l) => l.trim()).filter(Boolean).join(' ').replace(/^error: /, 'palabre: ');
+      write(`${message} (see "${commandPath(command)} --help")\n`);
+    },
+  });
+  for (const sub of command.commands) configureTree(sub);
+}
 
 export function buildProgram(): Command {
   const program = new Command('palabre')
     .description('palabre: voice-bot server for call centres and voice coaching')
     .version(VERSION)
     .option('-c, --config <file>', 'YAML configuration file (also PALABRE_CONFIG)')
-    .option('--log-level <level>', 'log level: fatal, error, warn, info, debug, trace, silent')
-    .showHelpAfterError()
-    .exitOverride();
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS));
   program.addCommand(serveCommand());
   program.addCommand(transcribeCommand());
   program.addCommand(sayCommand());
@@ -30,7 +55,7 @@ export function buildProgram(): Command {
   );
   program.addCommand(doctorCommand());
   program.addCommand(configCommand());
-  for (const sub of program.commands) sub.exitOverride();
+  configureTree(program);
   return program;
 }
 
@@ -39,10 +64,11 @@ export async function main(argv: string[]): Promise<number> {
     await buildProgram().parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+    // Help and --version end with code 0; every other commander error is a usage error.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : USAGE_EXIT_CODE;
     if (isPalabreError(err)) {
       process.stderr.write(`palabre: ${err.message}\n`);
-      return err.code === 'bad_request' || err.code === 'config_invalid' ? 2 : 1;
+      return err.code === 'bad_request' || err.code === 'config_invalid' ? USAGE_EXIT_CODE : 1;
     }
     process.stderr.write(`palabre: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;

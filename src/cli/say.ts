@@ -1,9 +1,15 @@
-import { writeFile } from 'node:fs/promises';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { SPEAKING_STYLES } from '../engines/tts/types.js';
-import { createSpeechServices } from '../speech/services.js';
-import { OUTPUT_FORMATS, type OutputFormat } from '../speech/synthesize.js';
-import { withEngines } from './context.js';
+import { OUTPUT_FORMATS } from '../audio/output-format.js';
+import type { OutputFormat } from '../speech/synthesize.js';
+import { configFor, withEngines } from './context.js';
+import { checkOutputPath, writeOutputFile } from './files.js';
+
+function parseRate(value: string): number {
+  const hz = Number(value);
+  if (!/^\d+$/.test(value.trim()) || hz < 1000 || hz > 384_000) throw new InvalidArgumentError('expected a whole number of Hz between 1000 and 384000, such as 8000 or 16000.');
+  return hz;
+}
 
 export function sayCommand(): Command {
   return new Command('say')
@@ -14,10 +20,13 @@ export function sayCommand(): Command {
     .option('-l, --language <code>', 'language (picks the default voice for it)')
     .addOption(new Option('-s, --style <style>', 'speaking style').choices([...SPEAKING_STYLES]))
     .addOption(new Option('-f, --format <format>', 'output format').choices([...OUTPUT_FORMATS]).default('wav'))
-    .option('-r, --rate <hz>', 'sample rate of the output')
+    .option('-r, --rate <hz>', 'sample rate of the output (default: 8000 for ulaw/alaw, 16000 otherwise)', parseRate)
     .option('-e, --engine <name>', 'text-to-speech engine')
-    .action(async (text: string, opts: { output: string; voice?: string; language?: string; style?: (typeof SPEAKING_STYLES)[number]; format: OutputFormat; rate?: string; engine?: string }, command: Command) => {
-      await withEngines(command, ['tts'], async (engines, config) => {
+    .action(async (text: string, opts: { output: string; voice?: string; language?: string; style?: (typeof SPEAKING_STYLES)[number]; format: OutputFormat; rate?: number; engine?: string }, command: Command) => {
+      if (opts.output !== '-') await checkOutputPath(opts.output);
+      const config = configFor(command);
+      await withEngines(command, { kinds: ['tts'], ttsEngines: [opts.engine ?? config.engines.tts.engine] }, async (engines) => {
+        const { createSpeechServices } = await import('../speech/services.js');
         const services = createSpeechServices({ config, engines });
         const out = await services.synthesize({
           text,
@@ -25,14 +34,14 @@ export function sayCommand(): Command {
           language: opts.language,
           style: opts.style,
           format: opts.format,
-          sampleRate: opts.rate === undefined ? undefined : Number(opts.rate),
+          sampleRate: opts.rate,
           engine: opts.engine,
         });
         if (opts.output === '-') process.stdout.write(out.bytes);
         else {
-          await writeFile(opts.output, out.bytes);
+          await writeOutputFile(opts.output, out.bytes);
           process.stderr.write(`${opts.output}: ${out.durationSec.toFixed(2)} s of ${opts.format} at ${out.sampleRate} Hz (${out.engine}, voice ${out.voice}, ${(out.latencySec * 1000).toFixed(0)} ms)\n`);
         }
-      });
+      }, config);
     });
 }

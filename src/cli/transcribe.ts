@@ -1,19 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { PalabreError } from '../errors.js';
+import type { EngineKind } from '../engines/types.js';
 import { parseHints } from '../server/multipart.js';
 import { parsePreprocessList } from '../speech/preprocess.js';
-import { createSpeechServices } from '../speech/services.js';
-import { withEngines } from './context.js';
-
-export async function readInputFile(path: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new PalabreError('bad_request', code === 'ENOENT' ? `no such file: ${path}` : `cannot read ${path}: ${(err as Error).message}`);
-  }
-}
+import { configFor, withEngines } from './context.js';
+import { readInputFile } from './files.js';
 
 export function transcribeCommand(): Command {
   return new Command('transcribe')
@@ -21,24 +11,30 @@ export function transcribeCommand(): Command {
     .argument('<file>', 'audio file')
     .option('-l, --language <code>', 'language of the speech')
     .option('-e, --engine <name>', 'speech-to-text engine')
-    .option('--hints <phrases>', 'comma-separated phrases to bias recognition towards')
+    .option('--hints <phrases>', 'comma-separated phrases the speech is expected to be (PocketSphinx picks among them)')
     .option('--grammar <file>', 'JSGF grammar file constraining the answer')
     .option('--preprocess <steps>', 'denoise, normalize, trim, lowpass[:HZ] (comma-separated)')
     .option('--json', 'print the whole result as JSON (segments, words, timings)')
     .action(async (file: string, opts: { language?: string; engine?: string; hints?: string; grammar?: string; preprocess?: string; json?: boolean }, command: Command) => {
+      // Every argument is checked before the engines spend seconds loading.
+      const config = configFor(command);
+      const preprocess = parsePreprocessList(opts.preprocess, config.preprocess);
+      const hints = parseHints(opts.hints);
       const audio = await readInputFile(file);
       const grammar = opts.grammar ? (await readInputFile(opts.grammar)).toString('utf8') : undefined;
-      await withEngines(command, ['stt', 'vad', 'denoise'], async (engines, config) => {
-        const services = createSpeechServices({ config, engines });
-        const result = await services.transcribe({
-          audio,
-          language: opts.language,
-          engine: opts.engine,
-          hints: parseHints(opts.hints),
-          grammar,
-          preprocess: parsePreprocessList(opts.preprocess, config.preprocess),
-        });
-        process.stdout.write(opts.json ? JSON.stringify(result, null, 2) + '\n' : result.text + '\n');
-      });
+      const kinds: EngineKind[] = ['stt'];
+      if (preprocess.denoise) kinds.push('denoise');
+      if (preprocess.trimSilence) kinds.push('vad');
+      await withEngines(
+        command,
+        { kinds, sttEngines: opts.engine ? [opts.engine] : undefined },
+        async (engines) => {
+          const { createSpeechServices } = await import('../speech/services.js');
+          const services = createSpeechServices({ config, engines });
+          const result = await services.transcribe({ audio, language: opts.language, engine: opts.engine, hints, grammar, preprocess });
+          process.stdout.write(opts.json ? JSON.stringify(result, null, 2) + '\n' : result.text + '\n');
+        },
+        config,
+      );
     });
 }

@@ -37,6 +37,10 @@ export interface LoadEnginesOptions {
   kinds?: readonly EngineKind[];
   /** Load every known STT engine instead of only the configured one (doctor). */
   allStt?: boolean;
+  /** Load only these TTS engines (a CLI command that needs one); default: all. */
+  ttsEngines?: readonly string[];
+  /** Also load these STT engines besides the configured one (a CLI `--engine` flag). */
+  sttEngines?: readonly string[];
 }
 
 function reasonOf(err: unknown): string {
@@ -75,6 +79,7 @@ export async function loadEngines(config: Config, logger: Logger, options: LoadE
   const tts = new Map<string, Tts>();
   if (kinds.has('tts')) {
     for (const name of TTS_ENGINES) {
+      if (options.ttsEngines && !options.ttsEngines.includes(name)) continue;
       const ttsOptions = { voices: e.tts.voices, language: e.tts.language, logger: logger.child({ module: `tts-${name}` }) };
       const engine = await attempt('tts', name, () => (name === 'espeak' ? createTts('espeak', ttsOptions) : createTts('flite', { logger: ttsOptions.logger })), (t) => ({ sampleRate: t.sampleRate, voices: t.voices().length, languages: t.languages }));
       if (engine) tts.set(name, engine);
@@ -84,7 +89,7 @@ export async function loadEngines(config: Config, logger: Logger, options: LoadE
   const stt = new Map<string, Stt>();
   if (kinds.has('stt')) {
     for (const name of STT_ENGINE_NAMES) {
-      const wanted = name === e.stt.engine || options.allStt || (name === 'sherpa' && e.stt.sherpa.model !== '');
+      const wanted = name === e.stt.engine || options.allStt || options.sttEngines?.includes(name) || (name === 'sherpa' && e.stt.sherpa.model !== '');
       if (!wanted) {
         statuses.push({ kind: 'stt', name, loaded: false, reason: `not configured (set PALABRE_ENGINES_STT_ENGINE=${name})` });
         continue;

@@ -13,6 +13,7 @@ import type { Engines } from '../engines/registry.js';
 import { isPalabreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type SpeechServices, createSpeechServices } from '../speech/services.js';
+import { VERSION } from '../version.js';
 import { registerAuth } from './auth.js';
 import { type Metrics, createMetrics } from './metrics.js';
 import { cleanAudioRoutes } from './routes/clean-audio.js';
@@ -20,8 +21,6 @@ import { healthRoutes } from './routes/health.js';
 import { legacyRoutes } from './routes/legacy.js';
 import { sttRoutes } from './routes/stt.js';
 import { ttsRoutes } from './routes/tts.js';
-
-export const VERSION = '0.1.0';
 
 export interface AppDeps {
   config: Config;

@@ -47,7 +47,9 @@ export async function synthesizeText(ctx: SpeechContext & { cache: PhraseCache }
   const name = req.engine ?? ctx.engines.defaultTts;
   const tts = pickEngine(ctx.engines.tts, ctx.engines.statuses, 'tts', name);
   const language = req.language ?? ctx.config.engines.tts.language;
-  const voice = req.voice ?? ctx.config.engines.tts.voices[language] ?? ctx.config.engines.tts.voices[language.split('-')[0]];
+  const configured = ctx.config.engines.tts.voices[language] ?? ctx.config.engines.tts.voices[language.split('-')[0]];
+  // The voices map names voices of one engine (espeak by default); another engine picks its own voice for the language.
+  const voice = req.voice ?? (configured !== undefined && tts.voices().some((v) => v.id === configured) ? configured : undefined);
   const out = await timeEngine(ctx.metrics, { kind: 'tts', engine: tts.name, op: 'synthesize' }, () =>
     ctx.cache.render(tts, { text, voice, language, style: req.style, signal: req.signal }, { container: format, sampleRate }),
   );

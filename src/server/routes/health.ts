@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { VERSION } from '../app.js';
+import { VERSION } from '../../version.js';
 
 export async function healthRoutes(app: FastifyInstance): Promise<void> {
   app.get(
