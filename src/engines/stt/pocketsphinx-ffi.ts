@@ -17,6 +17,8 @@ export interface PocketSphinxPaths {
   lm: string;
   /** Where the C library writes its log; /dev/null keeps stderr clean. */
   logFile: string;
+  /** Extra decoder arguments (e.g. `-beam 1e-40 -maxhmmpf 10000` to trade accuracy for speed). */
+  args?: readonly string[];
 }
 
 /** One recognised token as the decoder reports it, fillers included. */
@@ -201,7 +203,7 @@ export class PsDecoder {
   constructor(paths: PocketSphinxPaths) {
     checkModelFiles(paths);
     this.api = bind(paths.library);
-    const argv = ['-hmm', paths.hmm, '-dict', paths.dict, '-lm', paths.lm, '-logfn', paths.logFile];
+    const argv = ['-hmm', paths.hmm, '-dict', paths.dict, '-lm', paths.lm, '-logfn', paths.logFile, ...(paths.args ?? [])];
     const config = this.api.cmd_ln_parse_r(null, this.api.ps_args(), argv.length, argv, 1);
     if (!config) throw new PalabreError('engine_unavailable', `PocketSphinx rejected its arguments: ${argv.join(' ')}`);
     this.ps = this.api.ps_init(config);
