@@ -47,12 +47,13 @@ afterAll(() => {
 
 describe('help and usage errors', () => {
   const commands: Record<string, string[]> = {
-    '': ['--config', '--log-level', '--version', 'serve', 'transcribe', 'say', 'clean', 'models', 'doctor', 'config'],
+    '': ['--config', '--log-level', '--version', 'serve', 'transcribe', 'say', 'clean', 'models', 'flows', 'doctor', 'config'],
     serve: ['--port', '--host'],
     transcribe: ['<file>', '--language', '--engine', '--hints', '--grammar', '--preprocess', '--json'],
     say: ['<text>', '--output', '--voice', '--language', '--style', '--format', '--rate', '--engine', 'empathie', 'ulaw'],
     clean: ['<in>', '--output'],
     models: ['list', 'pull', 'rm'],
+    flows: ['schema', 'check', 'list'],
     doctor: ['--json'],
     config: ['--json', '--docs'],
   };

@@ -3,6 +3,7 @@ import { isPalabreError } from '../errors.js';
 import { cleanCommand } from './clean.js';
 import { configCommand } from './config.js';
 import { doctorCommand } from './doctor.js';
+import { flowsCommand } from './flows.js';
 import { modelsCommand } from './models.js';
 import { sayCommand } from './say.js';
 import { serveCommand } from './serve.js';
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
       return { modelsDir: config.models.dir, baseUrl: config.models.baseUrl, timeoutMs: config.models.timeoutMs };
     }),
   );
+  program.addCommand(flowsCommand());
   program.addCommand(doctorCommand());
   program.addCommand(configCommand());
   configureTree(program);
