@@ -92,6 +92,10 @@ const modelsSchema = z.strictObject({
   timeoutMs: z.coerce.number().int().positive().default(30_000).describe('A download with no data for this long fails.'),
 });
 
+const flowsSchema = z.strictObject({
+  dir: z.string().default('./flows').describe('Directory of flow files (*.yaml); `palabre flows list` shows what loads.'),
+});
+
 const preprocessSchema = z.strictObject({
   denoise: z.boolean().default(false).describe('Run the noise suppressor on uploads before recognition.'),
   normalize: z.boolean().default(false).describe('Scale uploads to a target RMS level before recognition.'),
@@ -107,6 +111,7 @@ export const configSchema = z.strictObject({
   audio: audioSchema.default(audioSchema.parse({})),
   engines: enginesSchema.default(enginesSchema.parse({})),
   models: modelsSchema.default(modelsSchema.parse({})),
+  flows: flowsSchema.default(flowsSchema.parse({})),
   preprocess: preprocessSchema.default(preprocessSchema.parse({})),
 });
 

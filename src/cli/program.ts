@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { isPalabreError } from '../errors.js';
 import { cleanCommand } from './clean.js';
 import { configCommand } from './config.js';
+import { chatCommand } from './chat.js';
 import { doctorCommand } from './doctor.js';
 import { flowsCommand } from './flows.js';
 import { modelsCommand } from './models.js';
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
     }),
   );
   program.addCommand(flowsCommand());
+  program.addCommand(chatCommand());
   program.addCommand(doctorCommand());
   program.addCommand(configCommand());
   configureTree(program);
