@@ -4,8 +4,9 @@
  * is cut into groups every way the words allow; each way gives a digit string,
  * and the slot (zip code, phone number, digits) keeps the strings of the length
  * and shape it expects. Splitting words that belong together ("quatre | vingt",
- * "vingt | deux") counts against a reading; splitting before "cent"/"mille" does
- * not, because that is how codes are said ("treize cent" for 13100).
+ * "vingt | deux") counts against a reading; splitting before "cent"/"mille" or
+ * after "hundred" does not, because that is how codes are said ("treize cent"
+ * for 13100, "one eight hundred, five five five…").
  */
 import { FILLERS } from '../intents/normalize.js';
 import { digitValue, isNumberToken, isScaleWord, readNumbers, type Lang, type Reading } from './number-words.js';
@@ -78,8 +79,13 @@ interface Group {
   value: number;
 }
 
-/** Every digit string up to `maxDigits` long that a stretch of the run can be read as. */
-export function digitCandidates(run: readonly string[], lang: Lang, maxDigits: number, limit = 5000): DigitCandidate[] {
+/**
+ * Every digit string up to `maxDigits` long that a stretch of the run can be read as; with `wholeOnly`,
+ * only readings of the whole run (much cheaper: try those first).
+ */
+export function digitCandidates(run: readonly string[], lang: Lang, maxDigits: number, options: { wholeOnly?: boolean; limit?: number } = {}): DigitCandidate[] {
+  const limit = options.limit ?? 5000;
+  const wholeOnly = options.wholeOnly ?? false;
   const readings = new Map<number, Reading[]>();
   const readAt = (i: number) => {
     let r = readings.get(i);
@@ -110,21 +116,29 @@ export function digitCandidates(run: readonly string[], lang: Lang, maxDigits: n
       if (d.length > maxDigits) continue;
       let u = unnatural;
       if (prev && prev.value >= 0 && g.value >= 0 && readAt(prev.start).some((r) => r.end === g.end)) {
+        // "treize | cent" (13100) and "eight hundred | five five five" are how codes are dictated.
         const beforeHundreds = isScaleWord(run[at], lang) && prev.value >= 10;
-        if (!beforeHundreds) u++;
+        const afterHundreds = isScaleWord(run[at - 1], lang);
+        if (!beforeHundreds && !afterHundreds) u++;
       }
       // A stretch that ends inside a number ("quatre-vingt-seize" read as "quatre-vingt | seize…") is a poor reading.
       const endCut = g.value >= 0 && readAt(at).some((r) => r.end > g.end) ? 1 : 0;
-      out.push({ digits: d, start, end: g.end, groups: groups + 1, unnatural: u + endCut });
+      if (!wholeOnly || g.end === run.length) out.push({ digits: d, start, end: g.end, groups: groups + 1, unnatural: u + endCut });
       walk(start, g.end, d, groups + 1, u, { start: at, value: g.value });
     }
   };
-  for (let s = 0; s < run.length; s++) {
+  for (let s = 0; s < (wholeOnly ? 1 : run.length); s++) {
     let startCut = 0;
     for (let j = 0; j < s; j++) if (readAt(j).some((r) => r.end > s)) startCut = 1;
     walk(s, s, '', 0, startCut, null);
   }
   return out;
+}
+
+/** Whole-run readings that pass `accept`, else readings of any stretch that do. */
+export function acceptedCandidates(run: readonly string[], lang: Lang, maxDigits: number, accept: (c: DigitCandidate) => boolean): DigitCandidate[] {
+  const whole = digitCandidates(run, lang, maxDigits, { wholeOnly: true }).filter(accept);
+  return whole.length > 0 ? whole : digitCandidates(run, lang, maxDigits).filter(accept);
 }
 
 /**

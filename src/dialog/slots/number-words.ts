@@ -131,22 +131,28 @@ function below100(t: readonly string[], i: number, lang: Lang): Reading[] {
   return out;
 }
 
+function scaleValue(token: string | undefined, lang: Lang): number {
+  const w = word(token, lang);
+  return w?.kind === 'scale' ? w.value : 0;
+}
+
+/** Pushes `base` alone, then `base` plus every smaller number after it ("deux cent | trois", "mille | deux cents"). */
+function addRest(out: Reading[], t: readonly string[], lang: Lang, base: number, j: number, n: number): void {
+  out.push({ value: base, end: j });
+  const k = (lang === 'en' && t[j] === 'and') || (n > 0 && lang === 'fr' && t[j] === 'et') ? j + 1 : j;
+  for (const r of n === 0 ? below100(t, k, lang) : level(t, k, lang, n - 1)) out.push({ value: base + r.value, end: r.end });
+}
+
 function below1000(t: readonly string[], i: number, lang: Lang): Reading[] {
   const out: Reading[] = [];
-  const hundredAt = (j: number) => word(t[j], lang)?.kind === 'scale' && word(t[j], lang)?.value === 100;
-  const addRest = (base: number, j: number) => {
-    out.push({ value: base, end: j });
-    const k = lang === 'en' && t[j] === 'and' ? j + 1 : j;
-    for (const r of below100(t, k, lang)) out.push({ value: base + r.value, end: r.end });
-  };
   if (/^\d{1,3}$/.test(t[i] ?? '')) out.push({ value: Number(t[i]), end: i + 1 });
   for (const r of below100(t, i, lang)) {
     out.push(r);
     // "deux cents", "two hundred"; and "treize cents", "nineteen hundred" as said for years.
-    if (hundredAt(r.end)) addRest(r.value * 100, r.end + 1);
+    if (scaleValue(t[r.end], lang) === 100) addRest(out, t, lang, r.value * 100, r.end + 1, 0);
   }
-  if (hundredAt(i) && lang === 'fr') addRest(100, i + 1);
-  if (lang === 'en' && t[i] === 'a' && hundredAt(i + 1)) addRest(100, i + 2);
+  if (lang === 'fr' && scaleValue(t[i], lang) === 100) addRest(out, t, lang, 100, i + 1, 0);
+  if (lang === 'en' && t[i] === 'a' && scaleValue(t[i + 1], lang) === 100) addRest(out, t, lang, 100, i + 2, 0);
   return out;
 }
 
@@ -156,30 +162,20 @@ const SCALES = [1000, 1e6, 1e9];
 export function readNumbers(t: readonly string[], i: number, lang: Lang): Reading[] {
   const out = level(t, i, lang, SCALES.length);
   if (/^\d+$/.test(t[i] ?? '') && t[i].length > 3) out.push({ value: Number(t[i]), end: i + 1 });
-  const seen = new Set<string>();
-  return out
-    .filter((r) => {
-      const key = `${r.value}:${r.end}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    })
-    .sort((a, b) => a.end - b.end || a.value - b.value);
+  out.sort((a, b) => a.end - b.end || a.value - b.value);
+  return out.filter((r, k) => k === 0 || r.end !== out[k - 1].end || r.value !== out[k - 1].value);
 }
 
 function level(t: readonly string[], i: number, lang: Lang, n: number): Reading[] {
   if (n === 0) return below1000(t, i, lang);
   const scale = SCALES[n - 1];
   const out = level(t, i, lang, n - 1);
-  const scaleAt = (j: number) => word(t[j], lang)?.kind === 'scale' && word(t[j], lang)?.value === scale;
-  const addRest = (base: number, j: number) => {
-    out.push({ value: base, end: j });
-    const k = (lang === 'en' && t[j] === 'and') || (lang === 'fr' && t[j] === 'et') ? j + 1 : j;
-    for (const r of level(t, k, lang, n - 1)) out.push({ value: base + r.value, end: r.end });
-  };
-  for (const r of below1000(t, i, lang)) if (r.value > 0 && scaleAt(r.end)) addRest(r.value * scale, r.end + 1);
+  let present = false;
+  for (let j = i; j < t.length && !present; j++) present = scaleValue(t[j], lang) === scale;
+  if (!present) return out;
+  for (const r of below1000(t, i, lang)) if (r.value > 0 && scaleValue(t[r.end], lang) === scale) addRest(out, t, lang, r.value * scale, r.end + 1, n);
   // "mille deux cents", "a thousand".
-  if (scale === 1000 && lang === 'fr' && scaleAt(i)) addRest(1000, i + 1);
-  if (lang === 'en' && t[i] === 'a' && scaleAt(i + 1)) addRest(scale, i + 2);
+  if (scale === 1000 && lang === 'fr' && scaleValue(t[i], lang) === scale) addRest(out, t, lang, 1000, i + 1, n);
+  if (lang === 'en' && t[i] === 'a' && scaleValue(t[i + 1], lang) === scale) addRest(out, t, lang, scale, i + 2, n);
   return out;
 }

@@ -4,7 +4,7 @@
  * out or typed: "un deux trois quatre", "12 34", "double seven").
  */
 import { tokenize } from '../intents/normalize.js';
-import { digitCandidates, numericRuns, rankCandidates } from './digit-groups.js';
+import { acceptedCandidates, numericRuns, rankCandidates } from './digit-groups.js';
 import { digitValue, langOf, readNumbers } from './number-words.js';
 import { spanText } from './span.js';
 import { roundConfidence, type SlotValue } from './types.js';
@@ -79,9 +79,10 @@ export function extractDigits(text: string, language: string, length?: number): 
   const lang = langOf(language);
   let best: { digits: string; confidence: number; first: number; last: number } | null = null;
   for (const run of numericRuns(norms, lang, { sequence: true })) {
-    let cands = digitCandidates(run.tokens, lang, length ?? 40);
-    if (length !== undefined) cands = cands.filter((c) => c.digits.length === length);
-    const ranked = rankCandidates(cands, run.tokens.length);
+    const ranked = rankCandidates(
+      acceptedCandidates(run.tokens, lang, length ?? 40, (c) => length === undefined || c.digits.length === length),
+      run.tokens.length,
+    );
     if (ranked.length === 0) continue;
     const top = ranked[0];
     const literal = run.tokens.slice(top.start, top.end).every((x) => /^\d+$/.test(x));

@@ -25,6 +25,7 @@ const rows: Array<[string, string, string, number?]> = [
   ['en', 'four one five five five five oh one three two', '4155550132'],
   ['en', 'two one two triple five double one two two', '2125551122'],
   ['en', '+1 212 555 0199', '+12125550199'],
+  ['en', 'one eight hundred five five five one two one two', '18005551212'],
   ['en', 'plus thirty three six twelve thirty four fifty six seventy eight', '0612345678', 0.7],
 ];
 

@@ -7,14 +7,17 @@
  * international numbers keep their "+" and country code.
  */
 import { tokenize } from '../intents/normalize.js';
-import { digitCandidates, numericRuns, rankCandidates } from './digit-groups.js';
+import { digitCandidates, numericRuns, rankCandidates, type DigitCandidate } from './digit-groups.js';
 import { langOf, type Lang } from './number-words.js';
 import { spanText } from './span.js';
 import { roundConfidence, type SlotValue } from './types.js';
 
 interface Reading {
   value: string;
-  /** 0: the expected shape for the language; 1: a plausible number; 2: digits of a phone-like length. */
+  /**
+   * 0: an expected shape (international with "+" or 00, French 0XXXXXXXXX, English 10 or 11 digits);
+   * 1: a plausible number (English 7 digits); 2: digits of a phone-like length.
+   */
   rank: number;
 }
 
@@ -35,7 +38,8 @@ function readPhone(digits: string, international: boolean, lang: Lang): Reading 
     if (d.length === 10 && d[0] === '0' && d[1] !== '0') return { value: d, rank: 0 };
     return d.length >= 8 && d.length <= 15 ? { value: d, rank: 2 } : null;
   }
-  if (d.length === 10 || (d.length === 11 && (d[0] === '1' || d[0] === '0'))) return { value: d, rank: 0 };
+  // North American area codes never start with 1 (a leading 1 is the country code: 11 digits); UK numbers start with 0.
+  if ((d.length === 10 && d[0] !== '1') || (d.length === 11 && (d[0] === '1' || d[0] === '0'))) return { value: d, rank: 0 };
   if (d.length === 7) return { value: d, rank: 1 };
   return d.length >= 8 && d.length <= 15 ? { value: d, rank: 2 } : null;
 }
@@ -47,9 +51,12 @@ export function extractPhone(text: string, language: string): SlotValue<string> 
   let best: { value: string; rank: number; confidence: number; first: number; last: number } | null = null;
   for (const run of numericRuns(norms, lang, { sequence: true })) {
     const intl = run.index[0] > 0 && norms[run.index[0] - 1] === 'plus';
-    const readings = rankCandidates(digitCandidates(run.tokens, lang, 15), run.tokens.length)
-      .map((c) => ({ c, r: readPhone(c.digits, intl && c.start === 0, lang) }))
-      .filter((x): x is { c: (typeof x)['c']; r: Reading } => x.r !== null);
+    const read = (c: DigitCandidate) => readPhone(c.digits, intl && c.start === 0, lang);
+    // Whole-run readings of the best shape first; stretches of the run only when the whole run reads as no phone number.
+    const shaped = digitCandidates(run.tokens, lang, 15, { wholeOnly: true }).filter((c) => read(c)?.rank === 0);
+    const readings = rankCandidates(shaped.length > 0 ? shaped : digitCandidates(run.tokens, lang, 15), run.tokens.length)
+      .map((c) => ({ c, r: read(c) }))
+      .filter((x): x is { c: DigitCandidate; r: Reading } => x.r !== null);
     if (readings.length === 0) continue;
     const whole = (x: (typeof readings)[number]) => x.c.start === 0 && x.c.end === run.tokens.length;
     readings.sort((a, b) => a.r.rank - b.r.rank || Number(whole(b)) - Number(whole(a)) || a.c.unnatural - b.c.unnatural || a.c.groups - b.c.groups);

@@ -97,16 +97,10 @@ export interface YesNoReading {
 export function readYesNo(tokens: readonly string[], language: string): YesNoReading | null {
   const set = phraseSet(primaryLanguage(language));
   let matches = matchPhrases(tokens, set);
-  const covered = (ms: typeof matches) => {
-    const used = new Uint8Array(tokens.length);
-    for (const m of ms) used.fill(1, m.start, m.end);
-    return tokens.every((t, i) => used[i] === 1 || FILLERS.has(t));
-  };
-  let exclusive = covered(matches);
-  if (!exclusive && matches.some((m) => m.payload.alone)) {
-    matches = matches.filter((m) => !m.payload.alone);
-    exclusive = false;
-  }
+  const used = new Uint8Array(tokens.length);
+  for (const m of matches) used.fill(1, m.start, m.end);
+  const exclusive = tokens.every((t, i) => used[i] === 1 || FILLERS.has(t));
+  if (!exclusive) matches = matches.filter((m) => !m.payload.alone);
   const decisive = matches.filter((m) => m.payload.value !== null);
   const unsure = matches.length - decisive.length;
   if (decisive.length === 0) {

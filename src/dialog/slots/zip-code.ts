@@ -6,7 +6,7 @@
  * 2A/2B are not used in postal codes), overseas 971–976 and 986–988.
  */
 import { tokenize } from '../intents/normalize.js';
-import { digitCandidates, numericRuns, rankCandidates, type DigitCandidate } from './digit-groups.js';
+import { acceptedCandidates, numericRuns, rankCandidates, type DigitCandidate } from './digit-groups.js';
 import { langOf } from './number-words.js';
 import { spanText } from './span.js';
 import { roundConfidence, type SlotValue } from './types.js';
@@ -26,7 +26,7 @@ export function extractZipCode(text: string, language: string): SlotValue<string
   let best: { c: DigitCandidate; runIndex: number[]; confidence: number } | null = null;
   for (const run of numericRuns(tokens.map((t) => t.norm), lang, { sequence: true })) {
     const valid = rankCandidates(
-      digitCandidates(run.tokens, lang, 5).filter((c) => c.digits.length === 5 && isValidFrenchZip(c.digits)),
+      acceptedCandidates(run.tokens, lang, 5, (c) => c.digits.length === 5 && isValidFrenchZip(c.digits)),
       run.tokens.length,
     );
     if (valid.length === 0) continue;
