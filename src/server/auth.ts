@@ -4,6 +4,15 @@ import type { FastifyInstance } from 'fastify';
 /** Routes a load balancer or a newcomer must reach without a token. */
 const PUBLIC_PREFIXES = ['/health', '/docs'];
 
+/**
+ * The demo page's own files are public too: the page holds no data and asks
+ * for the token itself, which it then sends on the API and WebSocket calls.
+ */
+function isPublic(method: string, path: string, publicFiles: ReadonlySet<string>): boolean {
+  if (method === 'OPTIONS' || PUBLIC_PREFIXES.some((p) => path === p || path.startsWith(p + '/'))) return true;
+  return (method === 'GET' || method === 'HEAD') && publicFiles.has(path);
+}
+
 function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
@@ -11,11 +20,11 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 /** Optional bearer-token auth: with no token configured every route is open. */
-export function registerAuth(app: FastifyInstance, token: string | undefined): void {
+export function registerAuth(app: FastifyInstance, token: string | undefined, publicFiles: ReadonlySet<string> = new Set()): void {
   if (!token) return;
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0];
-    if (request.method === 'OPTIONS' || PUBLIC_PREFIXES.some((p) => path === p || path.startsWith(p + '/'))) return;
+    if (isPublic(request.method, path, publicFiles)) return;
     const header = request.headers.authorization ?? '';
     const match = /^Bearer\s+(.+)$/i.exec(header);
     if (!match || !sameSecret(match[1].trim(), token)) {

@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { PalabreError } from '../../errors.js';
-import { PsDecoder, type RawDecode } from './pocketsphinx-ffi.js';
+import { PsDecoder, type RawDecode, type SearchSpec } from './pocketsphinx-ffi.js';
 import type { FromWorker, ToWorker, WireError, WorkerInit } from './pocketsphinx-protocol.js';
 
 const port = parentPort;
@@ -34,6 +34,7 @@ try {
 
 interface StreamState {
   id: number;
+  search: SearchSpec;
   skipped: string[];
   partialEvery: number;
   sinceHyp: number;
@@ -54,17 +55,36 @@ function decodeWhole(samples: Int16Array, skipped: string[]): RawDecode {
   return decoder.finish(skipped);
 }
 
+/**
+ * Hints bias the answer; they do not restrict it. The open language model
+ * hears the utterance first; only when what it heard is about as short as
+ * the longest hint (a yes/no, a short choice) is the utterance decoded again
+ * against the hint phrases, which corrects PocketSphinx's usual slips on
+ * short words ("yes yeah", "yet"). A longer answer ("my name is John
+ * Smith" where "my name is" is a hint) keeps the open model's words.
+ */
+function decodeSearch(samples: Int16Array, search: SearchSpec): RawDecode {
+  if (search.kind === 'hints') {
+    decoder.resetSearch();
+    const open = decodeWhole(samples, []);
+    const longestHint = Math.max(...search.phrases.map((p) => p.length));
+    const heard = open.hyp.split(/\s+/).filter(Boolean).length;
+    if (heard > longestHint + 1) return open;
+  }
+  const { skipped } = decoder.useSearch(search);
+  try {
+    return decodeWhole(samples, skipped);
+  } finally {
+    decoder.resetSearch();
+  }
+}
+
 function decode(msg: Extract<ToWorker, { type: 'decode' }>): void {
   if (cancelled(msg.id)) {
     post({ type: 'error', id: msg.id, error: { code: 'aborted', message: 'transcription was cancelled' } });
     return;
   }
-  const { skipped } = decoder.useSearch(msg.search);
-  try {
-    post({ type: 'result', id: msg.id, raw: decodeWhole(msg.samples, skipped) });
-  } finally {
-    decoder.resetSearch();
-  }
+  post({ type: 'result', id: msg.id, raw: decodeSearch(msg.samples, msg.search) });
 }
 
 function concat(parts: Int16Array[]): Int16Array {
@@ -87,7 +107,7 @@ function handle(msg: ToWorker): void {
       stream = undefined;
       const { skipped } = decoder.useSearch(msg.search);
       decoder.start();
-      stream = { id: msg.id, skipped, partialEvery: msg.partialEverySamples, sinceHyp: 0, lastPartial: '', kept: msg.rescore ? [] : undefined };
+      stream = { id: msg.id, search: msg.search, skipped, partialEvery: msg.partialEverySamples, sinceHyp: 0, lastPartial: '', kept: msg.rescore ? [] : undefined };
       post({ type: 'started', id: msg.id, skipped });
       return;
     }
@@ -108,11 +128,15 @@ function handle(msg: ToWorker): void {
     }
     case 'end': {
       if (!stream || stream.id !== msg.id) throw new PalabreError('engine_failed', `stream ${msg.id} is not running on this decoder`);
-      const { kept, skipped } = stream;
+      const { kept, skipped, search } = stream;
       stream = undefined;
       try {
         // The live pass gave the partials; the final comes from the same whole-utterance pass a batch request uses.
-        const raw = kept ? decodeWhole(concat(kept), skipped) : decoder.finish(skipped);
+        let raw = decoder.finish(skipped);
+        if (kept) {
+          decoder.resetSearch();
+          raw = decodeSearch(concat(kept), search);
+        }
         post({ type: 'result', id: msg.id, raw });
       } finally {
         decoder.resetSearch();

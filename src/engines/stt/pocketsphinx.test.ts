@@ -126,6 +126,15 @@ describe('grammars and hints', () => {
     }
   });
 
+  it('hints bias but do not cut a longer answer down to a hint phrase, batch or streamed', async () => {
+    const audio = await fliteSpeech('my name is john smith');
+    const hints = ['my name is', 'my email is', 'at', 'dot com'];
+    expect((await stt.transcribe(audio, { hints })).text).toBe('my name is john smith');
+    const stream = stt.stream({ hints });
+    for (let i = 0; i < audio.samples.length; i += 320) stream.push({ samples: audio.samples.subarray(i, i + 320), sampleRate: audio.sampleRate });
+    expect((await stream.finish()).text).toBe('my name is john smith');
+  });
+
   it('hints of digits are spelled out to match the dictionary', async () => {
     const result = await stt.transcribe(await fliteSpeech('three'), { hints: ['1', '2', '3'] });
     expect(result.text).toBe('three');
