@@ -47,7 +47,7 @@ afterAll(() => {
 
 describe('help and usage errors', () => {
   const commands: Record<string, string[]> = {
-    '': ['--config', '--log-level', '--version', 'serve', 'transcribe', 'say', 'clean', 'models', 'flows', 'chat', 'doctor', 'config'],
+    '': ['--config', '--log-level', '--version', 'serve', 'transcribe', 'say', 'clean', 'models', 'flows', 'chat', 'simulate', 'doctor', 'config'],
     serve: ['--port', '--host'],
     transcribe: ['<file>', '--language', '--engine', '--hints', '--grammar', '--preprocess', '--json'],
     say: ['<text>', '--output', '--voice', '--language', '--style', '--format', '--rate', '--engine', 'empathie', 'ulaw'],

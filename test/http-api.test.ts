@@ -353,6 +353,10 @@ describe('access control', () => {
     try {
       const open = await fetch(`${guarded.url}/health`);
       expect(open.status).toBe(200);
+      // The demo page's files are public (the page asks for the token); its API is not.
+      for (const page of ['/', '/app.js', '/style.css']) expect((await fetch(`${guarded.url}${page}`)).status, page).toBe(200);
+      expect((await fetch(`${guarded.url}/api/session/start`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"flow":"support-desk","language":"en"}' })).status).toBe(401);
+      expect((await fetch(`${guarded.url}/nope.js`)).status).toBe(401);
       const denied = await fetch(`${guarded.url}/api/stt/info`);
       expect(denied.status).toBe(401);
       expect(((await denied.json()) as { error: string }).error).toBe('unauthorized');

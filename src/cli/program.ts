@@ -3,6 +3,7 @@ import { isPalabreError } from '../errors.js';
 import { cleanCommand } from './clean.js';
 import { configCommand } from './config.js';
 import { chatCommand } from './chat.js';
+import { simulateCommand } from './simulate.js';
 import { doctorCommand } from './doctor.js';
 import { flowsCommand } from './flows.js';
 import { modelsCommand } from './models.js';
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
   );
   program.addCommand(flowsCommand());
   program.addCommand(chatCommand());
+  program.addCommand(simulateCommand());
   program.addCommand(doctorCommand());
   program.addCommand(configCommand());
   configureTree(program);

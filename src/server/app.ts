@@ -3,10 +3,12 @@
  * route (published at /docs), errors as `{ error, message }` with the status
  * the error code implies, never a stack trace.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import type { Engines } from '../engines/registry.js';
@@ -19,6 +21,7 @@ import { type Metrics, createMetrics } from './metrics.js';
 import { cleanAudioRoutes } from './routes/clean-audio.js';
 import { healthRoutes } from './routes/health.js';
 import { legacyRoutes } from './routes/legacy.js';
+import { DEFAULT_WEB_DIR, type SessionRoutesOptions, registerWsEdge, sessionRoutes, wsServerOptions } from './routes/session.js';
 import { sttRoutes } from './routes/stt.js';
 import { ttsRoutes } from './routes/tts.js';
 
@@ -27,6 +30,8 @@ export interface AppDeps {
   engines: Engines;
   logger: Logger;
   metrics?: Metrics;
+  /** Browser sessions: flows directory, limits, timeouts. */
+  browserSessions?: SessionRoutesOptions;
 }
 
 declare module 'fastify' {
@@ -110,12 +115,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  registerAuth(app, config.server.authToken);
+  registerWsEdge(app, config.server.authToken);
+  const webDir = deps.browserSessions?.webDir ?? DEFAULT_WEB_DIR;
+  const pageFiles = existsSync(webDir) ? readdirSync(webDir).map((f) => `/${f}`) : [];
+  registerAuth(app, config.server.authToken, new Set(['/', ...pageFiles]));
+  await app.register(websocket, { options: wsServerOptions });
 
   await app.register(healthRoutes);
   await app.register(sttRoutes);
   await app.register(ttsRoutes);
   await app.register(cleanAudioRoutes);
   await app.register(legacyRoutes);
+  await app.register(sessionRoutes, { logger: deps.logger, flowsDir: config.flows.dir, ...deps.browserSessions });
   return app;
 }

@@ -1,0 +1,207 @@
+/**
+ * The caller's audio for speech-to-text. Keeps the last few seconds of inbound
+ * frames (speech is confirmed a little after it began, so a turn starts with
+ * some audio from before), collects a turn's frames from its start to its end,
+ * and gets the transcript: from the engine's stream when it has one (frames go
+ * to it while the caller speaks, the final comes at end of turn), else with one
+ * batch request on the turn's audio. A stream that fails falls back to the
+ * batch request on the same audio.
+ */
+import { concatChunks, durationMs, type AudioChunk, type Frame } from '../audio/frame.js';
+import { resampleWith, type Resampler, type ResamplerFactory } from '../audio/resample.js';
+import type { Stt, SttResult, SttStream } from '../engines/stt/types.js';
+import { PalabreError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export interface CaptureOptions {
+  stt: Stt;
+  resampler: ResamplerFactory;
+  /** Rate of the frames pushed. */
+  sampleRate: number;
+  language: string;
+  /** Use stt.stream() when the engine has it. */
+  streaming: boolean;
+  /** Audio kept before the speech start (default 300 ms). */
+  prerollMs?: number;
+  /** Audio kept after the end of speech for a batch request (default 200 ms). */
+  trailMs?: number;
+  /** How much recent audio is kept for the pre-roll and the start of a turn (default 3000 ms). */
+  historyMs?: number;
+  logger: Logger;
+  onPartial?: (turn: number, text: string) => void;
+}
+
+interface Timed {
+  frame: Frame;
+  /** End of the frame, ms since the call started. */
+  endMs: number;
+}
+
+export interface TurnAudio {
+  /** Audio from the pre-roll to the end of speech (plus trailMs). */
+  readonly audio: AudioChunk;
+  /** The transcript; rejects when the STT fails or the signal fires. */
+  final(signal: AbortSignal): Promise<SttResult>;
+  /** Closes the stream if it is still open. */
+  close(): void;
+}
+
+interface Active {
+  turn: number;
+  frames: Timed[];
+  stream?: SttStream;
+  resampler?: Resampler;
+  hints?: string[];
+  events?: Promise<void>;
+}
+
+export class SpeechCapture {
+  private readonly history: Timed[] = [];
+  private readonly historyMs: number;
+  private readonly prerollMs: number;
+  private readonly trailMs: number;
+  private active: Active | undefined;
+  private readonly open = new Set<SttStream>();
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(private readonly options: CaptureOptions) {
+    this.prerollMs = options.prerollMs ?? 300;
+    this.trailMs = options.trailMs ?? 200;
+    this.historyMs = Math.max(options.historyMs ?? 3000, this.prerollMs + 1000);
+  }
+
+  /** Streams still open (0 once every turn has ended or been cancelled). */
+  get openStreams(): number {
+    return this.open.size;
+  }
+
+  push(frame: Frame, endMs: number): void {
+    const timed = { frame, endMs };
+    this.history.push(timed);
+    while (this.history.length > 0 && endMs - this.history[0].endMs > this.historyMs) this.history.shift();
+    const a = this.active;
+    if (!a) return;
+    a.frames.push(timed);
+    if (a.stream) this.feed(a, frame);
+  }
+
+  /**
+   * Starts collecting a turn whose speech began at `speechStartMs`, pre-roll
+   * included but nothing from before `notBeforeMs` (audio the STT must not hear).
+   */
+  begin(turn: number, speechStartMs: number, notBeforeMs: number, hints: string[] | undefined, signal: AbortSignal): void {
+    this.cancel();
+    const from = Math.max(speechStartMs - this.prerollMs, notBeforeMs);
+    const a: Active = { turn, frames: this.history.filter((t) => t.endMs > from), hints };
+    this.active = a;
+    const stt = this.options.stt;
+    if (!this.options.streaming || !stt.streaming || !stt.stream) return;
+    try {
+      a.stream = stt.stream({ language: this.options.language, hints, signal });
+    } catch (err) {
+      this.options.logger.warn({ err: (err as Error).message }, 'STT stream did not open; this turn is transcribed in one request');
+      return;
+    }
+    this.open.add(a.stream);
+    if (stt.sampleRate !== this.options.sampleRate) a.resampler = this.options.resampler.create(this.options.sampleRate, stt.sampleRate);
+    for (const t of a.frames) this.feed(a, t.frame);
+    a.events = this.readPartials(a, a.stream);
+    this.pending.add(a.events);
+    void a.events.finally(() => this.pending.delete(a.events as Promise<void>));
+  }
+
+  /** Ends the turn at `speechEndMs`: stops collecting and returns its audio and transcript. */
+  end(speechEndMs: number): TurnAudio {
+    const a = this.active;
+    if (!a) throw new PalabreError('internal', 'speech capture ended with no turn begun');
+    this.active = undefined;
+    const frames = a.frames.filter((t) => t.endMs - durationMs(t.frame) < speechEndMs + this.trailMs).map((t) => t.frame);
+    const audio = frames.length > 0 ? concatChunks(frames, this.options.sampleRate) : { samples: new Int16Array(0), sampleRate: this.options.sampleRate };
+    const stream = a.stream;
+    const close = (): void => this.closeStream(a);
+    const batch = (signal: AbortSignal): Promise<SttResult> => {
+      const stt = this.options.stt;
+      const input = audio.sampleRate === stt.sampleRate ? audio : resampleWith(this.options.resampler, audio, stt.sampleRate);
+      return stt.transcribe(input, { language: this.options.language, hints: a.hints, signal });
+    };
+    return {
+      audio,
+      close,
+      final: async (signal) => {
+        if (!stream) return batch(signal);
+        try {
+          const tail = a.resampler?.flush();
+          if (tail && tail.length > 0) stream.push({ samples: tail, sampleRate: this.options.stt.sampleRate });
+          return await stream.finish();
+        } catch (err) {
+          if (signal.aborted || (err instanceof PalabreError && err.code === 'aborted')) throw err;
+          this.options.logger.warn({ err: (err as Error).message }, 'STT stream failed; transcribing the turn in one request');
+          return batch(signal);
+        } finally {
+          close();
+        }
+      },
+    };
+  }
+
+  /** Drops the turn being collected (its speech was ignored after all, or the call ended). */
+  cancel(): void {
+    const a = this.active;
+    this.active = undefined;
+    if (a) this.closeStream(a);
+  }
+
+  /** Ends everything; resolves once the partial readers have stopped. */
+  async close(): Promise<void> {
+    this.cancel();
+    for (const s of [...this.open]) {
+      try {
+        s.close();
+      } catch {
+        // Closing is best effort: the stream is dropped either way.
+      }
+    }
+    this.open.clear();
+    this.history.length = 0;
+    await Promise.allSettled([...this.pending]);
+  }
+
+  private feed(a: Active, frame: Frame): void {
+    const stream = a.stream;
+    if (!stream) return;
+    try {
+      if (a.resampler) {
+        const samples = a.resampler.process(frame.samples);
+        if (samples.length > 0) stream.push({ samples, sampleRate: this.options.stt.sampleRate });
+      } else {
+        stream.push(frame);
+      }
+    } catch (err) {
+      // The stream refused audio (closed, too long): finish() will fail and the batch request takes over.
+      this.options.logger.debug({ err: (err as Error).message }, 'STT stream refused a frame');
+    }
+  }
+
+  private async readPartials(a: Active, stream: SttStream): Promise<void> {
+    try {
+      for await (const e of stream.events()) {
+        if (e.type === 'partial') this.options.onPartial?.(a.turn, e.text);
+      }
+    } catch {
+      // A failed stream reports through finish(); partials simply stop.
+    }
+  }
+
+  private closeStream(a: Active): void {
+    if (a.stream) {
+      try {
+        a.stream.close();
+      } catch {
+        // Best effort, as in close().
+      }
+      this.open.delete(a.stream);
+    }
+    a.resampler?.close();
+    a.resampler = undefined;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Mapping played audio back to text, for a bot sentence cut by a barge-in.
+ *
+ * The approximation: speech is spoken at an even pace in characters within
+ * one sentence. The player synthesises a multi-sentence answer one sentence at
+ * a time, so sentence boundaries in the audio are exact and only the position
+ * inside the cut sentence is estimated: heard characters = sentence length ×
+ * share of its audio played, rounded down to the last whole word. The leading
+ * and trailing silence a TTS puts around a sentence makes the estimate lag a
+ * little at the start and lead a little at the end.
+ */
+
+/** Spans [start, end) of the sentences of `text`, split after . ! ? … ; : followed by a space. */
+export function sentenceSpans(text: string): Array<{ start: number; end: number }> {
+  const spans: Array<{ start: number; end: number }> = [];
+  const re = /[.!?…;:]+\s+/gu;
+  let start = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const end = m.index + m[0].trimEnd().length;
+    if (text.slice(start, end).trim() !== '') spans.push({ start, end });
+    start = m.index + m[0].length;
+  }
+  if (text.slice(start).trim() !== '') spans.push({ start, end: text.length });
+  return spans;
+}
+
+/** The words of `text` fully contained in its first `chars` characters. */
+export function wholeWordsWithin(text: string, chars: number): string {
+  if (chars >= text.length) return text.trim();
+  if (chars <= 0) return '';
+  const head = text.slice(0, chars);
+  // A word still going on at the cut point was not heard whole.
+  const cutInWord = /\S/u.test(text[chars] ?? ' ') && /\S$/u.test(head);
+  const kept = cutInWord ? head.replace(/\S+$/u, '') : head;
+  return kept.trim();
+}
+
+/** Characters of a sentence heard after `playedMs` of its `totalMs` of audio. */
+export function charsHeard(length: number, playedMs: number, totalMs: number): number {
+  if (totalMs <= 0) return 0;
+  return Math.floor((length * Math.min(Math.max(playedMs, 0), totalMs)) / totalMs);
+}
