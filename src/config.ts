@@ -79,11 +79,19 @@ const sttSchema = z.strictObject({
   sherpa: sherpaSchema.default(sherpaSchema.parse({})),
 });
 
+const llmSchema = z.strictObject({
+  baseUrl: z.string().trim().refine((s) => s === '' || /^https?:\/\/[^\s/]+/.test(s), 'an http(s) URL such as http://localhost:11434/v1, or empty').default('').describe('OpenAI-compatible server that writes the replies of `llm` flow states, including the version prefix (https://api.openai.com/v1, http://localhost:11434/v1 for Ollama); empty means no language model, and flows that need one refuse to load.'),
+  apiKey: z.string().optional().describe('Sent as `Authorization: Bearer <key>` to the language model server; never logged.'),
+  model: z.string().default('').describe('Model the server is asked for (gpt-4o-mini, llama3.2…); required when `baseUrl` is set.'),
+  timeoutMs: z.coerce.number().int().positive().default(30_000).describe('Longest a whole reply may take; a server that sends nothing for 10 s (or this, if shorter) fails sooner.'),
+});
+
 const enginesSchema = z.strictObject({
   vad: vadSchema.default(vadSchema.parse({})),
   denoise: denoiseSchema.default(denoiseSchema.parse({})),
   tts: ttsSchema.default(ttsSchema.parse({})),
   stt: sttSchema.default(sttSchema.parse({})),
+  llm: llmSchema.default(llmSchema.parse({})),
 });
 
 const modelsSchema = z.strictObject({

@@ -108,12 +108,14 @@ export function chatCommand(): Command {
       const config = configFor(command);
       const { loadFlowsDir, createDialogRuntime } = await import('../dialog/index.js');
       const { createFlowClassifier } = await import('../dialog/classifier.js');
-      const registry = await loadFlowsDir(opts.dir ?? config.flows.dir, { llmAvailable: false });
-      if (!registry.has(opts.flow)) {
+      const { createLlmFromConfig, withLlmHint } = await import('../engines/llm/index.js');
+      const llm = createLlmFromConfig(config);
+      const registry = await loadFlowsDir(opts.dir ?? config.flows.dir, { llmAvailable: llm !== undefined });
+      if (!registry.list().some((f) => f.id === opts.flow)) {
         throw new PalabreError('not_found', `no flow "${opts.flow}" in ${opts.dir ?? config.flows.dir}; known flows: ${registry.list().map((f) => f.id).join(', ')}`);
       }
-      const flow = await registry.get(opts.flow);
-      const dialog = createDialogRuntime(flow, { language: opts.lang, classifier: createFlowClassifier(flow) });
+      const flow = withLlmHint(() => registry.get(opts.flow));
+      const dialog = createDialogRuntime(flow, { language: opts.lang, classifier: createFlowClassifier(flow), llm });
       const ac = new AbortController();
       write(`chatting with ${opts.flow} in ${dialog.snapshot().language} (${HELP})`);
       let ended = await play(dialog, await dialog.start(), ac.signal);

@@ -21,9 +21,11 @@ export function simulateCommand(): Command {
       const flowId = opts.flow ?? script.flow;
       if (!flowId) throw new PalabreError('bad_request', `name the flow with --flow or a \`flow:\` line in ${opts.script}`);
       const { loadFlowsDir } = await import('../dialog/index.js');
-      const registry = await loadFlowsDir(config.flows.dir, { llmAvailable: false });
-      if (!registry.has(flowId)) throw new PalabreError('not_found', `no flow "${flowId}" in ${config.flows.dir}; known flows: ${registry.list().map((f) => f.id).join(', ')}`);
-      const flow = await registry.get(flowId);
+      const { createLlmFromConfig, withLlmHint } = await import('../engines/llm/index.js');
+      const llm = createLlmFromConfig(config);
+      const registry = await loadFlowsDir(config.flows.dir, { llmAvailable: llm !== undefined });
+      if (!registry.list().some((f) => f.id === flowId)) throw new PalabreError('not_found', `no flow "${flowId}" in ${config.flows.dir}; known flows: ${registry.list().map((f) => f.id).join(', ')}`);
+      const flow = withLlmHint(() => registry.get(flowId));
       const language: string = opts.lang ?? script.language ?? flow.definition.default_language ?? flow.definition.languages[0];
       const callerEngine = script.caller.engine;
       const report = await withEngines(
@@ -31,7 +33,7 @@ export function simulateCommand(): Command {
         { kinds: ['vad', 'stt', 'tts', 'denoise'], ttsEngines: [...new Set([config.engines.tts.engine, callerEngine])] },
         async (engines, _config, logger) => {
           const { simulate } = await import('../simulate/run.js');
-          return simulate({ flow, script, baseDir, language, engines, config, logger, realtime: opts.realtime });
+          return simulate({ flow, script, baseDir, language, engines, config, logger, llm, realtime: opts.realtime });
         },
         config,
       );

@@ -17,7 +17,7 @@ import { createMemoryIO } from '../call/memory-io.js';
 import { createCallSession } from '../call/session.js';
 import type { Config } from '../config.js';
 import { createFlowClassifier } from '../dialog/classifier.js';
-import { createDialogRuntime } from '../dialog/index.js';
+import { createDialogRuntime, type DialogLlm } from '../dialog/index.js';
 import type { LoadedFlow } from '../dialog/loader.js';
 import { pickEngine, type Engines } from '../engines/registry.js';
 import { PhraseCache } from '../engines/tts/phrase-cache.js';
@@ -55,6 +55,8 @@ export interface SimulateOptions {
   config: Config;
   logger: Logger;
   realtime?: boolean;
+  /** Writes the replies of the flow's `llm` states; required when it has any. */
+  llm?: DialogLlm;
   onEvent?: (e: CallEvent) => void;
 }
 
@@ -122,7 +124,7 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationReport>
   const botTts = pickEngine(engines.tts, engines.statuses, 'tts', engines.defaultTts);
   const callerTts = pickEngine(engines.tts, engines.statuses, 'tts', script.caller.engine);
   const cache = new PhraseCache({ maxEntries: config.engines.tts.cacheEntries, maxBytes: config.engines.tts.cacheBytes, resampler: engines.resampler });
-  const dialog = createDialogRuntime(flow, { language, classifier: createFlowClassifier(flow) });
+  const dialog = createDialogRuntime(flow, { language, classifier: createFlowClassifier(flow), llm: opts.llm });
   const session = createCallSession({
     io,
     dialog,

@@ -13,13 +13,17 @@ import { PalabreError, isPalabreError } from '../../errors.js';
 import { checkCallEngines, createBrowserCallFactory } from '../../transports/browser/call.js';
 import { CLIENT_RATES, type ClientRate } from '../../transports/browser/protocol.js';
 import { BrowserSessions, SessionLimitError, type BrowserSessionsOptions, type CallFactory } from '../../transports/browser/sessions.js';
+import type { DialogLlm } from '../../dialog/llm.js';
 import { loadFlowsDir, type FlowRegistry } from '../../dialog/loader.js';
+import { createLlmFromConfig } from '../../engines/llm/index.js';
 import type { Logger } from '../../log.js';
 
 export interface SessionRoutesOptions extends Omit<BrowserSessionsOptions, 'createCall' | 'resampler' | 'logger'> {
   /** Where the flows live; `flows/` of the package by default. */
   flowsDir?: string;
-  /** Is a language model configured? Flows that need one are refused with 409 otherwise. Default false. */
+  /** Writes the replies of `llm` states; default: the one `engines.llm` configures, if any. */
+  llm?: DialogLlm;
+  /** Is a language model available? Flows that need one are refused with 409 otherwise. Default: whether there is one. */
   llmAvailable?: boolean;
   /** Where the demo page lives; `web/` of the package by default. */
   webDir?: string;
@@ -113,7 +117,8 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRoutes
   // Fastify's logger is the pino instance the app was built with.
   const logger = (options.logger ?? (app.log as unknown as Logger)).child({ module: 'browser' });
   const flowsDir = options.flowsDir ?? DEFAULT_FLOWS_DIR;
-  const llmAvailable = options.llmAvailable ?? false;
+  const llm = options.llm ?? createLlmFromConfig(config);
+  const llmAvailable = options.llmAvailable ?? llm !== undefined;
 
   let flows: Promise<FlowRegistry> | undefined;
   const registry = (): Promise<FlowRegistry> => {
@@ -126,7 +131,7 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRoutes
   };
 
   const createCall =
-    options.createCall ?? createBrowserCallFactory({ config, engines, logger, flows: registry });
+    options.createCall ?? createBrowserCallFactory({ config, engines, logger, flows: registry, llm });
   const sessions = new BrowserSessions({
     ...options,
     createCall,

@@ -6,6 +6,7 @@
 import { createCallSession, type CallSessionOptions, type SessionEngines } from '../../call/session.js';
 import type { Config } from '../../config.js';
 import { createFlowClassifier } from '../../dialog/classifier.js';
+import type { DialogLlm } from '../../dialog/llm.js';
 import type { FlowRegistry } from '../../dialog/loader.js';
 import { createDialogRuntime } from '../../dialog/runtime.js';
 import { pickEngine, type Engines } from '../../engines/registry.js';
@@ -23,6 +24,8 @@ export interface BrowserCallDeps {
   flows: () => Promise<FlowRegistry>;
   /** Passed to every call session. */
   session?: CallSessionOptions;
+  /** Writes the replies of `llm` states; flows that need one do not load without it. */
+  llm?: DialogLlm;
 }
 
 /** The configured TTS when it speaks `language`, else the first loaded one that does. */
@@ -67,7 +70,7 @@ export function createBrowserCallFactory(deps: BrowserCallDeps): CallFactory {
   return async ({ io, flow: flowId, language, logger }): Promise<CallHandle> => {
     const flow = (await deps.flows()).get(flowId);
     // The flow's intent chain is built once per flow and shared by its calls.
-    const dialog = createDialogRuntime(flow, { language, classifier: createFlowClassifier(flow) });
+    const dialog = createDialogRuntime(flow, { language, classifier: createFlowClassifier(flow), llm: deps.llm });
     // As in `simulate`: the noise suppressor runs when preprocessing asks for it (the page's own is on too).
     const engines = sessionEngines(deps.engines, language, cache, deps.config.preprocess.denoise);
     return createCallSession({ io, dialog, engines, language, logger, options: deps.session });

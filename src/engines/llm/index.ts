@@ -1,0 +1,29 @@
+/** The language model the configuration names, if any. */
+import type { Config } from '../../config.js';
+import { PalabreError } from '../../errors.js';
+import { createOpenAiLlm } from './openai.js';
+import type { Llm } from './types.js';
+
+export type { ChatMessage, ChatOptions, Llm } from './types.js';
+export { createOpenAiLlm, type OpenAiLlmOptions } from './openai.js';
+
+/** Runs `load` (a flow lookup); a flow refused for want of a language model says how to configure one. */
+export function withLlmHint<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (err instanceof PalabreError && err.code === 'engine_unavailable') {
+      throw new PalabreError('engine_unavailable', `${err.message}\nThis flow needs an LLM: set engines.llm.baseUrl and engines.llm.model (PALABRE_ENGINES_LLM_BASE_URL, PALABRE_ENGINES_LLM_MODEL) to an OpenAI-compatible server.`, { cause: err, details: err.details });
+    }
+    throw err;
+  }
+}
+
+/** Undefined when no server is configured; flows that need a model then refuse to load. */
+export function createLlmFromConfig(config: Config, options: { fetch?: typeof fetch } = {}): Llm | undefined {
+  const { baseUrl, apiKey, model, timeoutMs } = config.engines.llm;
+  if (baseUrl === '') return undefined;
+  // A server without a model would otherwise read as "no LLM configured", hiding the slip.
+  if (model === '') throw new PalabreError('config_invalid', `engines.llm.baseUrl is set (${baseUrl}) but engines.llm.model is empty: name the model to use (PALABRE_ENGINES_LLM_MODEL)`);
+  return createOpenAiLlm({ baseUrl, apiKey, model, timeoutMs, fetch: options.fetch });
+}
