@@ -100,6 +100,19 @@ const modelsSchema = z.strictObject({
   timeoutMs: z.coerce.number().int().positive().default(30_000).describe('A download with no data for this long fails.'),
 });
 
+const callSchema = z.strictObject({
+  maxCallMs: z.coerce.number().int().positive().default(3_600_000).describe('A call is ended (reason timeout) after this long.'),
+  prerollMs: z.coerce.number().int().min(0).max(2000).default(300).describe('Audio kept before the VAD confirms speech, so the first syllable reaches STT.'),
+  sttTimeoutMs: z.coerce.number().int().positive().default(20_000).describe('Longest wait for a transcript of one turn.'),
+  dialogTimeoutMs: z.coerce.number().int().positive().default(30_000).describe('Longest wait for the dialog (intent chain, LLM) to answer one turn.'),
+  maxEngineErrors: z.coerce.number().int().min(1).default(3).describe('Engine failures in a row after which the call ends with reason error.'),
+});
+
+const browserSchema = z.strictObject({
+  maxSessions: z.coerce.number().int().min(1).default(50).describe('Browser sessions open at once; more are refused with 503.'),
+  connectTimeoutMs: z.coerce.number().int().positive().default(60_000).describe('A started session nobody connects to within this long expires.'),
+});
+
 const flowsSchema = z.strictObject({
   dir: z.string().default('./flows').describe('Directory of flow files (*.yaml); `palabre flows list` shows what loads.'),
 });
@@ -120,11 +133,19 @@ export const configSchema = z.strictObject({
   engines: enginesSchema.default(enginesSchema.parse({})),
   models: modelsSchema.default(modelsSchema.parse({})),
   flows: flowsSchema.default(flowsSchema.parse({})),
+  call: callSchema.default(callSchema.parse({})),
+  browser: browserSchema.default(browserSchema.parse({})),
   preprocess: preprocessSchema.default(preprocessSchema.parse({})),
 });
 
 export type Config = z.infer<typeof configSchema>;
 export type PreprocessOptions = z.infer<typeof preprocessSchema>;
+
+/** The session options a call takes from the configuration. */
+export function callSessionOptions(config: Config) {
+  const { vad } = config.engines;
+  return { ...config.call, turnTaking: { threshold: vad.threshold } };
+}
 
 const SECRET_KEY = /(token|secret|password|apikey|api_key|key)$/i;
 

@@ -15,7 +15,7 @@ import { type Clock, createFastClock, realClock } from '../call/clock.js';
 import type { CallEvent, CallSummary, TurnTimeline } from '../call/events.js';
 import { createMemoryIO } from '../call/memory-io.js';
 import { createCallSession } from '../call/session.js';
-import type { Config } from '../config.js';
+import { type Config, callSessionOptions } from '../config.js';
 import { createFlowClassifier } from '../dialog/classifier.js';
 import { createDialogRuntime, type DialogLlm } from '../dialog/index.js';
 import type { LoadedFlow } from '../dialog/loader.js';
@@ -132,6 +132,7 @@ export async function simulate(opts: SimulateOptions): Promise<SimulationReport>
     language,
     logger: opts.logger,
     clock,
+    options: callSessionOptions(config),
   });
   if (opts.onEvent) session.on('event', opts.onEvent);
 

@@ -133,6 +133,8 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRoutes
   const createCall =
     options.createCall ?? createBrowserCallFactory({ config, engines, logger, flows: registry, llm });
   const sessions = new BrowserSessions({
+    maxSessions: config.browser.maxSessions,
+    connectTimeoutMs: config.browser.connectTimeoutMs,
     ...options,
     createCall,
     resampler: engines.resampler,
@@ -198,7 +200,7 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRoutes
       try {
         const { id } = sessions.create({ flow: flow.id, language: body.language, sampleRate: body.sample_rate });
         const scheme = request.protocol === 'https' ? 'wss' : 'ws';
-        return { session_id: id, ws_url: `${scheme}://${request.host}/ws/${id}`, expires_in_ms: options.connectTimeoutMs ?? 60_000 };
+        return { session_id: id, ws_url: `${scheme}://${request.host}/ws/${id}`, expires_in_ms: options.connectTimeoutMs ?? config.browser.connectTimeoutMs };
       } catch (err) {
         if (err instanceof SessionLimitError) return problem(reply, 503, 'too_many_sessions', err.message);
         throw err;

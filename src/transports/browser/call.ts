@@ -4,7 +4,7 @@
  * speaks the session's language, a phrase cache shared by browser calls).
  */
 import { createCallSession, type CallSessionOptions, type SessionEngines } from '../../call/session.js';
-import type { Config } from '../../config.js';
+import { type Config, callSessionOptions } from '../../config.js';
 import { createFlowClassifier } from '../../dialog/classifier.js';
 import type { DialogLlm } from '../../dialog/llm.js';
 import type { FlowRegistry } from '../../dialog/loader.js';
@@ -73,6 +73,6 @@ export function createBrowserCallFactory(deps: BrowserCallDeps): CallFactory {
     const dialog = createDialogRuntime(flow, { language, classifier: createFlowClassifier(flow), llm: deps.llm });
     // As in `simulate`: the noise suppressor runs when preprocessing asks for it (the page's own is on too).
     const engines = sessionEngines(deps.engines, language, cache, deps.config.preprocess.denoise);
-    return createCallSession({ io, dialog, engines, language, logger, options: deps.session });
+    return createCallSession({ io, dialog, engines, language, logger, options: deps.session ?? callSessionOptions(deps.config) });
   };
 }
