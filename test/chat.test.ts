@@ -1,24 +1,7 @@
 /** `palabre chat` as a real subprocess fed from a pipe: the flow's main path, then bad commands. */
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { cliEnv } from './support/cli.js';
+import { chat } from './support/cli.js';
 
-function chat(args: string[], lines: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'chat', ...args], { cwd: new URL('..', import.meta.url).pathname, env: cliEnv() });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-    child.once('error', fail);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      done({ code, out, err });
-    });
-    child.stdin.end(lines.join('\n') + '\n');
-  });
-}
 
 describe('palabre chat', () => {
   it('runs heating-leads in French from piped lines, showing states, intents, slots and the saved lead', async () => {

@@ -4,30 +4,13 @@
  * written by the LLM engine over the streaming fake OpenAI server; and the
  * clear refusal when no LLM is configured.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliEnv, palabre } from './support/cli.js';
+import { chat, palabre } from './support/cli.js';
 import { type FakeChatServer, startFakeChatServer } from './support/fake-openai.js';
 
-function chat(args: string[], lines: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'chat', ...args], { cwd: new URL('..', import.meta.url).pathname, env: cliEnv(env) });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-    child.once('error', fail);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      done({ code, out, err });
-    });
-    child.stdin.end(lines.join('\n') + '\n');
-  });
-}
 
 let fake: FakeChatServer;
 beforeAll(async () => {

@@ -80,3 +80,21 @@ export function seededNoise(n: number, rms: number, seed: number): Int16Array {
   for (let i = 0; i < n; i++) out[i] = Math.round(rms * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
   return out;
 }
+
+/** `palabre chat …` as a subprocess with `lines` piped to its standard input. */
+export function chat(args: string[], lines: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'chat', ...args], { cwd: ROOT, env: cliEnv(env) });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    child.once('error', fail);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      done({ code, out, err });
+    });
+    child.stdin.end(lines.join('\n') + '\n');
+  });
+}
