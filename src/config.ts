@@ -113,6 +113,14 @@ const browserSchema = z.strictObject({
   connectTimeoutMs: z.coerce.number().int().positive().default(60_000).describe('A started session nobody connects to within this long expires.'),
 });
 
+const twilioSchema = z.strictObject({
+  authToken: z.string().optional().describe('Twilio auth token: when set, POST /twilio/voice requires a valid X-Twilio-Signature (403 otherwise).'),
+  publicUrl: z.string().url().optional().describe('Base URL Twilio reaches this server at (signatures cover it; set it behind a proxy).'),
+  defaultFlow: z.string().default('support-desk').describe('Flow a Twilio call runs when the stream names none.'),
+  defaultLanguage: z.string().default('en').describe('Language of a Twilio call when the stream names none.'),
+  maxCalls: z.coerce.number().int().min(1).default(50).describe('Twilio media streams at once; more are closed with 1013.'),
+});
+
 const flowsSchema = z.strictObject({
   dir: z.string().default('./flows').describe('Directory of flow files (*.yaml); `palabre flows list` shows what loads.'),
 });
@@ -135,6 +143,7 @@ export const configSchema = z.strictObject({
   flows: flowsSchema.default(flowsSchema.parse({})),
   call: callSchema.default(callSchema.parse({})),
   browser: browserSchema.default(browserSchema.parse({})),
+  twilio: twilioSchema.default(twilioSchema.parse({})),
   preprocess: preprocessSchema.default(preprocessSchema.parse({})),
 });
 

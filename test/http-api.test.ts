@@ -357,6 +357,8 @@ describe('access control', () => {
       for (const page of ['/', '/app.js', '/style.css']) expect((await fetch(`${guarded.url}${page}`)).status, page).toBe(200);
       expect((await fetch(`${guarded.url}/api/session/start`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"flow":"support-desk","language":"en"}' })).status).toBe(401);
       expect((await fetch(`${guarded.url}/nope.js`)).status).toBe(401);
+      // Twilio cannot send a bearer token: its webhook is authenticated by its signature (twilio.authToken).
+      expect((await fetch(`${guarded.url}/twilio/voice`, { method: 'POST' })).status).toBe(200);
       const denied = await fetch(`${guarded.url}/api/stt/info`);
       expect(denied.status).toBe(401);
       expect(((await denied.json()) as { error: string }).error).toBe('unauthorized');

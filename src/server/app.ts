@@ -24,6 +24,7 @@ import { legacyRoutes } from './routes/legacy.js';
 import { DEFAULT_WEB_DIR, type SessionRoutesOptions, registerWsEdge, sessionRoutes, wsServerOptions } from './routes/session.js';
 import { sttRoutes } from './routes/stt.js';
 import { ttsRoutes } from './routes/tts.js';
+import { type TwilioRoutesOptions, twilioRoutes } from './routes/twilio.js';
 
 export interface AppDeps {
   config: Config;
@@ -32,6 +33,7 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Browser sessions: flows directory, limits, timeouts. */
   browserSessions?: SessionRoutesOptions;
+  twilio?: TwilioRoutesOptions;
 }
 
 declare module 'fastify' {
@@ -127,5 +129,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(cleanAudioRoutes);
   await app.register(legacyRoutes);
   await app.register(sessionRoutes, { logger: deps.logger, flowsDir: config.flows.dir, ...deps.browserSessions });
+  const tw = config.twilio;
+  await app.register(twilioRoutes, {
+    logger: deps.logger,
+    flowsDir: config.flows.dir,
+    authToken: tw.authToken,
+    publicUrl: tw.publicUrl,
+    defaultFlow: tw.defaultFlow,
+    defaultLanguage: tw.defaultLanguage,
+    maxCalls: tw.maxCalls,
+    ...deps.twilio,
+  });
   return app;
 }

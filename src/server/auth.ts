@@ -1,8 +1,12 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 
-/** Routes a load balancer or a newcomer must reach without a token. */
-const PUBLIC_PREFIXES = ['/health', '/docs'];
+/**
+ * Routes a load balancer or a newcomer must reach without a token, and
+ * Twilio's webhooks, which cannot carry one: they are authenticated by the
+ * request signature instead (`twilio.authToken`).
+ */
+const PUBLIC_PREFIXES = ['/health', '/docs', '/twilio'];
 
 /**
  * The demo page's own files are public too: the page holds no data and asks
