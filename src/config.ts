@@ -121,6 +121,20 @@ const twilioSchema = z.strictObject({
   maxCalls: z.coerce.number().int().min(1).default(50).describe('Twilio media streams at once; more are closed with 1013.'),
 });
 
+const flowChoiceSchema = z.strictObject({ flow: z.string().min(1), language: z.string().min(2) });
+
+const audiosocketSchema = z.strictObject({
+  enabled: z.boolean().default(false).describe('Run the Asterisk AudioSocket TCP server with `palabre serve`.'),
+  host: z.string().default('127.0.0.1').describe('Address the AudioSocket server binds to; 0.0.0.0 (with an allow-list) for Asterisk on another machine.'),
+  port: z.coerce.number().int().min(0).max(65535).default(9090).describe('AudioSocket TCP port.'),
+  allow: z.array(z.string()).default([]).describe('Asterisk addresses and CIDR ranges allowed to connect (IPv4 and IPv6); empty allows all.'),
+  maxCalls: z.coerce.number().int().min(1).default(50).describe('AudioSocket calls at once; more get a hangup frame.'),
+  firstFrameTimeoutMs: z.coerce.number().int().positive().default(5000).describe('The UUID frame must arrive within this time.'),
+  flow: z.string().default('support-desk').describe('Flow an AudioSocket call runs when its UUID is not in flowsByUuid.'),
+  language: z.string().default('en').describe('Language of that default flow.'),
+  flowsByUuid: z.record(z.string(), flowChoiceSchema).default({}).describe('Flow and language per call UUID (set by the dialplan), e.g. {"<uuid>": {flow: heating-leads, language: fr}}.'),
+});
+
 const flowsSchema = z.strictObject({
   dir: z.string().default('./flows').describe('Directory of flow files (*.yaml); `palabre flows list` shows what loads.'),
 });
@@ -144,6 +158,7 @@ export const configSchema = z.strictObject({
   call: callSchema.default(callSchema.parse({})),
   browser: browserSchema.default(browserSchema.parse({})),
   twilio: twilioSchema.default(twilioSchema.parse({})),
+  audiosocket: audiosocketSchema.default(audiosocketSchema.parse({})),
   preprocess: preprocessSchema.default(preprocessSchema.parse({})),
 });
 

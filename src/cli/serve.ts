@@ -45,6 +45,7 @@ export function serveCommand(): Command {
         }, SHUTDOWN_TIMEOUT_MS);
         timer.unref();
         try {
+          await audiosocket?.close();
           await app.close();
           await engines.close();
           process.exit(0);
@@ -53,6 +54,7 @@ export function serveCommand(): Command {
           process.exit(1);
         }
       };
+      let audiosocket: { close(): Promise<void> } | undefined;
       let address: string;
       try {
         address = await app.listen({ port: config.server.port, host: config.server.host });
@@ -60,6 +62,16 @@ export function serveCommand(): Command {
         await app.close().catch(() => undefined);
         await engines.close();
         throw listenError(err, config.server.host, config.server.port);
+      }
+      if (config.audiosocket.enabled) {
+        const { startAsteriskAudioSocket } = await import('../transports/audiosocket/start.js');
+        try {
+          audiosocket = await startAsteriskAudioSocket(config, engines, logger);
+        } catch (err) {
+          await app.close().catch(() => undefined);
+          await engines.close();
+          throw listenError(err, config.audiosocket.host, config.audiosocket.port);
+        }
       }
       process.once('SIGINT', () => void shutdown('SIGINT'));
       process.once('SIGTERM', () => void shutdown('SIGTERM'));

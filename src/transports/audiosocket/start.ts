@@ -1,0 +1,31 @@
+/** Starts the AudioSocket server `palabre serve` runs when `audiosocket.enabled` is set. */
+import type { Config } from '../../config.js';
+import { loadFlowsDir, type FlowRegistry } from '../../dialog/loader.js';
+import { createLlmFromConfig } from '../../engines/llm/index.js';
+import type { Engines } from '../../engines/registry.js';
+import type { Logger } from '../../log.js';
+import { createAudioSocketCallFactory } from './call.js';
+import { startAudioSocketServer } from './server.js';
+
+export async function startAsteriskAudioSocket(config: Config, engines: Engines, logger: Logger) {
+  const c = config.audiosocket;
+  const llm = createLlmFromConfig(config);
+  let flows: Promise<FlowRegistry> | undefined;
+  const registry = (): Promise<FlowRegistry> => (flows ??= loadFlowsDir(config.flows.dir, { llmAvailable: llm !== undefined }));
+  const log = logger.child({ module: 'audiosocket' });
+  const server = await startAudioSocketServer({
+    host: c.host,
+    port: c.port,
+    allow: c.allow,
+    maxCalls: c.maxCalls,
+    firstFrameTimeoutMs: c.firstFrameTimeoutMs,
+    // The dialplan names the call by its UUID; unknown UUIDs run the default flow.
+    chooseFlow: (uuid) => c.flowsByUuid[uuid] ?? { flow: c.flow, language: c.language },
+    createCall: createAudioSocketCallFactory({ config, engines, flows: registry, llm }),
+    resampler: engines.resampler,
+    logger: log,
+    io: { resampleQuality: config.audio.resampleQuality },
+  });
+  log.info({ host: c.host, port: server.port, allow: c.allow }, 'AudioSocket server is listening');
+  return server;
+}

@@ -1,0 +1,226 @@
+/**
+ * The AudioSocket transport over real sockets: an Asterisk emulator written
+ * from the protocol notes streams a flite-synthesised caller at 8 kHz in real
+ * time through `support-desk` with real engines, checks every frame palabre
+ * sends back (kinds, lengths, pacing, keep-alive silence), and misbehaves in
+ * the ways the protocol refuses while the server keeps serving other calls.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resample } from '../src/audio/resample.js';
+import { decodeWav } from '../src/audio/wav.js';
+import type { CallSummary } from '../src/call/events.js';
+import { loadConfig } from '../src/config.js';
+import { loadFlowsDir } from '../src/dialog/loader.js';
+import { type Engines, loadEngines } from '../src/engines/registry.js';
+import { silentLogger } from '../src/log.js';
+import { createAllowList } from '../src/transports/audiosocket/allow.js';
+import { createAudioSocketCallFactory } from '../src/transports/audiosocket/call.js';
+import { FrameError, FrameParser, encodeFrame } from '../src/transports/audiosocket/frames.js';
+import { type AudioSocketServer, type AudioSocketServerOptions, startAudioSocketServer } from '../src/transports/audiosocket/server.js';
+import { AsteriskAudioSocket, frame, uuidFrame } from './support/asterisk-audiosocket.js';
+import { fliteWav } from './support/server.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const config = loadConfig({ env: {}, overrides: { log: { level: 'silent' } } });
+let engines: Engines;
+const servers: AudioSocketServer[] = [];
+const ended = new Map<string, { cause: string | undefined; summary: CallSummary | undefined }>();
+
+beforeAll(async () => {
+  engines = await loadEngines(config, silentLogger, { kinds: ['vad', 'stt', 'tts'] });
+});
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  await engines?.close();
+});
+
+async function serve(options: Partial<AudioSocketServerOptions> = {}): Promise<AudioSocketServer> {
+  const registry = loadFlowsDir(join(ROOT, 'flows'), { llmAvailable: false });
+  const server = await startAudioSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    chooseFlow: () => ({ flow: 'support-desk', language: 'en' }),
+    createCall: createAudioSocketCallFactory({ config, engines, flows: () => registry }),
+    resampler: engines.resampler,
+    onCallEnded: (info) => ended.set(info.uuid, { cause: info.cause, summary: info.summary }),
+    ...options,
+  });
+  servers.push(server);
+  return server;
+}
+
+async function caller8k(text: string): Promise<Int16Array> {
+  const wav = decodeWav(fliteWav(text));
+  const mono = { samples: wav.samples, sampleRate: wav.sampleRate };
+  return (await resample(mono, 8000)).samples;
+}
+
+async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('AudioSocket frames', () => {
+  it('parses frames split across chunks and several per chunk, and refuses bad ones by name', () => {
+    const audio = encodeFrame(0x10, new Uint8Array(320).fill(1));
+    const bytes = Buffer.concat([uuidFrame('0b7e2f2c-6a3e-4a63-9d3c-2a4a0b6f9e11'), audio, frame(0x03, Buffer.from('7')), audio, frame(0x00)]);
+    const parser = new FrameParser();
+    const out = [];
+    for (let pos = 0; pos < bytes.length; pos += 7) out.push(...parser.push(bytes.subarray(pos, pos + 7)));
+    expect(out.map((f) => f.type)).toEqual(['uuid', 'audio', 'dtmf', 'audio', 'hangup']);
+    expect(out[0]).toEqual({ type: 'uuid', uuid: '0b7e2f2c-6a3e-4a63-9d3c-2a4a0b6f9e11' });
+    expect(out[2]).toEqual({ type: 'dtmf', digit: '7' });
+    expect(new FrameParser().push(Buffer.concat([audio, audio, audio]))).toHaveLength(3);
+    expect(new FrameParser().push(encodeFrame(0x12, new Uint8Array(640)))[0]).toMatchObject({ type: 'audio', sampleRate: 16000 });
+
+    const problem = (b: Buffer, end = false): string => {
+      const p = new FrameParser(8192);
+      try {
+        p.push(b);
+        if (end) p.end();
+      } catch (err) {
+        expect(err).toBeInstanceOf(FrameError);
+        return `${(err as FrameError).problem}: ${(err as Error).message}`;
+      }
+      return 'ok';
+    };
+    expect(problem(frame(0x05, Buffer.from([1])))).toMatch(/^unknown_kind: unknown AudioSocket frame kind 0x05/);
+    expect(problem(frame(0x10))).toMatch(/^empty_audio/);
+    expect(problem(Buffer.from([0x10, 0xff, 0xff]))).toMatch(/^oversized: .*65535 bytes, over the 8192-byte limit/);
+    expect(problem(audio.subarray(0, 100), true)).toMatch(/^truncated: connection ended inside a frame: 100 byte/);
+    expect(problem(frame(0x01, Buffer.from([1, 2])))).toMatch(/^malformed: UUID frame of 2 bytes/);
+    expect(problem(frame(0x03, Buffer.from('x')))).toMatch(/^malformed: DTMF/);
+  });
+
+  it('allow-lists addresses and CIDR ranges, IPv4 and IPv6', () => {
+    const allow = createAllowList(['10.1.0.0/16', '192.168.1.7', '2001:db8::/32', '::1']);
+    expect(allow('10.1.200.3')).toBe(true);
+    expect(allow('::ffff:10.1.0.9')).toBe(true);
+    expect(allow('10.2.0.1')).toBe(false);
+    expect(allow('192.168.1.7')).toBe(true);
+    expect(allow('192.168.1.8')).toBe(false);
+    expect(allow('2001:db8:1::5')).toBe(true);
+    expect(allow('::1')).toBe(true);
+    expect(allow('127.0.0.1')).toBe(false);
+    expect(allow(undefined)).toBe(false);
+    expect(createAllowList([])('203.0.113.9')).toBe(true);
+    expect(() => createAllowList(['10.0.0.0/33'])).toThrow(/prefix length must be 0 to 32/);
+    expect(() => createAllowList(['asterisk.local'])).toThrow(/not an IPv4\/IPv6 address or CIDR range/);
+  });
+});
+
+describe('AudioSocket server with real engines', () => {
+  it('carries a support-desk call from the emulated Asterisk to the saved ticket', async () => {
+    const server = await serve();
+    const uuid = randomUUID();
+    const lines = ['yes', 'my name is john smith', 'i do not have one', 'i do not have one', 'i do not have one', 'my internet is not working', 'yes', 'yes'];
+    const audio = new Map<string, Int16Array>();
+    for (const l of new Set(lines)) audio.set(l, await caller8k(l));
+    const ast = await AsteriskAudioSocket.connect({ host: '127.0.0.1', port: server.port, uuid });
+
+    const script: Array<{ say?: string; dtmf?: string }> = [{ say: 'yes' }, { dtmf: '123456' }, ...lines.slice(1).map((say) => ({ say }))];
+    let voiced = 0;
+    for (const step of script) {
+      await ast.botDone(voiced);
+      voiced = ast.voiced;
+      if (step.say) await ast.say(audio.get(step.say)!);
+      else await ast.dtmf(step.dtmf!);
+    }
+    await Promise.race([ast.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the bot did not hang up')), 30_000))]);
+    await until(() => ended.has(uuid));
+
+    const { summary, cause } = ended.get(uuid)!;
+    expect(summary?.states).toEqual(['WELCOME', 'TICKET_VERIFICATION', 'IDENTIFICATION', 'DIAGNOSTIC', 'SOLUTION', 'VERIFICATION', 'GOODBYE']);
+    expect(summary?.records).toEqual([{ kind: 'ticket', data: expect.objectContaining({ ticket_number: '123456', name: expect.stringMatching(/^John /), problem: 'internet', solved: true }) }]);
+    expect(summary?.endReason).toBe('bot_hangup');
+    expect(cause).toBe('bot_closed');
+
+    // Everything palabre sent is something Asterisk accepts.
+    expect(ast.violations).toEqual([]);
+    expect(ast.hangupReceived).toBe(true);
+    expect(ast.received.at(-1)?.kind).toBe(0x00);
+    const kinds = new Set(ast.received.map((r) => r.kind));
+    expect([...kinds].sort()).toEqual([0x00, 0x10]);
+    expect(ast.received.filter((r) => r.kind === 0x10).every((r) => r.length === 320)).toBe(true);
+    // Keep-alive silence while the bot listens, real speech when it talks.
+    const silent = ast.received.filter((r) => r.kind === 0x10 && r.silent).length;
+    expect(silent).toBeGreaterThan(500);
+    expect(ast.voiced).toBeGreaterThan(500);
+    // One frame per 20 ms: no gap near Asterisk's 2 s timeout, no burst beyond the lead (40 ms) plus scheduling noise.
+    const pacing = ast.pacing();
+    console.log('audiosocket pacing', pacing);
+    expect(pacing.medianGapMs).toBeGreaterThan(17);
+    expect(pacing.medianGapMs).toBeLessThan(23);
+    expect(pacing.maxGapMs).toBeLessThan(500);
+    expect(pacing.burstMs).toBeLessThan(150);
+    expect(server.counters).toMatchObject({ callsStarted: 1, callsEnded: 1, active: 0 });
+  }, 120_000);
+
+  it('ends misbehaving connections with a named cause and still serves a healthy call', async () => {
+    const server = await serve({ firstFrameTimeoutMs: 300, io: { idleTimeoutMs: 600 } });
+    const connect = (sendUuid = true, stream = false) => AsteriskAudioSocket.connect({ host: '127.0.0.1', port: server.port, uuid: randomUUID(), sendUuid, stream });
+
+    const wrongFirst = await connect(false);
+    wrongFirst.write(frame(0x10, new Uint8Array(320)));
+    const silentPeer = await connect(false);
+    const unknown = await connect();
+    unknown.write(frame(0x05, Buffer.from([1, 2])));
+    const empty = await connect();
+    empty.write(frame(0x10));
+    const oversized = await connect();
+    oversized.write(Buffer.from([0x10, 0xff, 0xff, 0, 0]));
+    const truncated = await connect();
+    truncated.write(frame(0x10, new Uint8Array(320)).subarray(0, 120));
+    truncated.hangup(false);
+    const halfOpen = await connect();
+
+    await Promise.all([wrongFirst, silentPeer, unknown, empty, oversized, truncated, halfOpen].map((c) => c.closed));
+    for (const c of [wrongFirst, silentPeer, unknown, empty, oversized]) {
+      expect(c.hangupReceived).toBe(true);
+      expect(c.violations).toEqual([]);
+    }
+    await until(() => server.counters.active === 0);
+    expect(server.counters).toMatchObject({ badFirstFrame: 1, firstFrameTimeout: 1, callsStarted: 5, callsEnded: 5 });
+    expect(server.counters.ended).toMatchObject({ unknown_kind: 1, empty_audio: 1, oversized: 1, truncated: 1, half_open: 1 });
+
+    // A healthy call afterwards, at 16 kHz (Dial(AudioSocket/…/c(slin16))): greeted in kind 0x12, then hangs up.
+    const uuid = randomUUID();
+    const ok = await AsteriskAudioSocket.connect({ host: '127.0.0.1', port: server.port, uuid, kind: 0x12 });
+    await ok.botDone(0, 300, 20_000);
+    const firstVoice = ok.received.findIndex((r) => !r.silent);
+    const after = ok.received.slice(firstVoice);
+    expect(after.every((r) => r.kind === 0x12 && r.length === 640)).toBe(true);
+    ok.hangup(true);
+    await ok.closed;
+    expect(ok.violations).toEqual([]);
+    await until(() => ended.has(uuid));
+    expect(ended.get(uuid)?.cause).toBe('hangup_frame');
+    expect(ended.get(uuid)?.summary?.endReason).toBe('caller_hangup');
+  }, 40_000);
+
+  it('closes clients outside the allow-list at once and refuses calls beyond the cap with a hangup frame', async () => {
+    const closedShop = await serve({ allow: ['10.0.0.0/8', '::2'] });
+    const refused = await AsteriskAudioSocket.connect({ host: '127.0.0.1', port: closedShop.port, uuid: randomUUID() });
+    await refused.closed;
+    expect(refused.received).toEqual([]);
+    expect(closedShop.counters).toMatchObject({ refusedAddress: 1, callsStarted: 0 });
+
+    const small = await serve({ maxCalls: 1, allow: ['127.0.0.0/8'] });
+    const first = await AsteriskAudioSocket.connect({ host: '127.0.0.1', port: small.port, uuid: randomUUID() });
+    await until(() => small.counters.active === 1);
+    const second = await AsteriskAudioSocket.connect({ host: '127.0.0.1', port: small.port, uuid: randomUUID() });
+    await second.closed;
+    expect(second.hangupReceived).toBe(true);
+    expect(second.received).toHaveLength(1);
+    expect(small.counters).toMatchObject({ refusedCapacity: 1, callsStarted: 1 });
+    first.hangup(false);
+    await first.closed;
+    await until(() => small.counters.active === 0);
+    expect(small.counters.ended.eof).toBe(1);
+  }, 20_000);
+});
