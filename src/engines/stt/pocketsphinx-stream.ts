@@ -6,6 +6,7 @@
  */
 import { assertRate, PIPELINE_RATE, type Frame } from '../../audio/frame.js';
 import { PalabreError } from '../../errors.js';
+import { EventQueue } from './event-queue.js';
 import type { SearchSpec } from './pocketsphinx-ffi.js';
 import type { DecoderPool, DecoderWorker } from './pocketsphinx-pool.js';
 import { cleanHypothesis, toSttResult } from './pocketsphinx-result.js';
@@ -36,11 +37,8 @@ export class PocketSphinxStream implements SttStream {
   private buffered: Int16Array[] = [];
   private bufferedSamples = 0;
   private received = 0;
-  private readonly queue: SttEvent[] = [];
-  private wake?: () => void;
+  private readonly queue = new EventQueue(MAX_QUEUED_EVENTS);
   private failure?: PalabreError;
-  private ended = false;
-  private iterating = false;
   private finishing?: Promise<SttResult>;
   private readonly ready: Promise<DecoderWorker | undefined>;
   private readonly onAbort = (): void => {
@@ -127,25 +125,18 @@ export class PocketSphinxStream implements SttStream {
   }
 
   private emit(event: SttEvent): void {
-    if (this.ended) return;
     this.queue.push(event);
-    if (this.queue.length > MAX_QUEUED_EVENTS) {
-      const i = this.queue.findIndex((e) => e.type === 'partial');
-      if (i >= 0) this.queue.splice(i, 1);
-    }
-    this.wake?.();
   }
 
   private fail(err: unknown): void {
-    if (this.failure || this.ended) return;
+    if (this.failure || this.queue.done) return;
     this.failure = err instanceof PalabreError ? err : new PalabreError('engine_failed', `speech stream failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-    this.wake?.();
+    this.queue.fail(this.failure);
   }
 
   private end(): void {
-    this.ended = true;
+    this.queue.end();
     this.settings.signal?.removeEventListener('abort', this.onAbort);
-    this.wake?.();
   }
 
   private release(): void {
@@ -155,20 +146,8 @@ export class PocketSphinxStream implements SttStream {
     this.pool.release(this.worker);
   }
 
-  async *events(): AsyncIterable<SttEvent> {
-    if (this.iterating) throw new PalabreError('bad_request', 'events() of a speech stream can be read only once');
-    this.iterating = true;
-    for (;;) {
-      const next = this.queue.shift();
-      if (next) {
-        yield next;
-        continue;
-      }
-      if (this.failure) throw this.failure;
-      if (this.ended) return;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = undefined;
-    }
+  events(): AsyncIterable<SttEvent> {
+    return this.queue.read();
   }
 
   finish(): Promise<SttResult> {
