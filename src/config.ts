@@ -133,6 +133,8 @@ const audiosocketSchema = z.strictObject({
   flow: z.string().default('support-desk').describe('Flow an AudioSocket call runs when its UUID is not in flowsByUuid.'),
   language: z.string().default('en').describe('Language of that default flow.'),
   flowsByUuid: z.record(z.string(), flowChoiceSchema).default({}).describe('Flow and language per call UUID (set by the dialplan), e.g. {"<uuid>": {flow: heating-leads, language: fr}}.'),
+  flowHookUrl: z.string().url().optional().describe('Asked `GET <url>?uuid=<uuid>` for `{flow, language}` when the UUID is not in flowsByUuid; a failure or timeout falls back to the default flow.'),
+  flowHookTimeoutMs: z.coerce.number().int().positive().default(1500).describe('Longest wait for the flow hook (Asterisk gives up on a silent socket after 2 s).'),
 });
 
 const flowsSchema = z.strictObject({

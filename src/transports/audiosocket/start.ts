@@ -5,6 +5,7 @@ import { createLlmFromConfig } from '../../engines/llm/index.js';
 import type { Engines } from '../../engines/registry.js';
 import type { Logger } from '../../log.js';
 import { createAudioSocketCallFactory } from './call.js';
+import { createFlowChooser } from './choose-flow.js';
 import { startAudioSocketServer } from './server.js';
 
 export async function startAsteriskAudioSocket(config: Config, engines: Engines, logger: Logger) {
@@ -19,8 +20,7 @@ export async function startAsteriskAudioSocket(config: Config, engines: Engines,
     allow: c.allow,
     maxCalls: c.maxCalls,
     firstFrameTimeoutMs: c.firstFrameTimeoutMs,
-    // The dialplan names the call by its UUID; unknown UUIDs run the default flow.
-    chooseFlow: (uuid) => c.flowsByUuid[uuid] ?? { flow: c.flow, language: c.language },
+    chooseFlow: createFlowChooser(c, log),
     createCall: createAudioSocketCallFactory({ config, engines, flows: registry, llm }),
     resampler: engines.resampler,
     logger: log,
