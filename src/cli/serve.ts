@@ -66,7 +66,7 @@ export function serveCommand(): Command {
       if (config.audiosocket.enabled) {
         const { startAsteriskAudioSocket } = await import('../transports/audiosocket/start.js');
         try {
-          audiosocket = await startAsteriskAudioSocket(config, engines, logger);
+          audiosocket = await startAsteriskAudioSocket(config, engines, logger, app.palabre.metrics);
         } catch (err) {
           await app.close().catch(() => undefined);
           await engines.close();

@@ -4,11 +4,13 @@ import { loadFlowsDir, type FlowRegistry } from '../../dialog/loader.js';
 import { createLlmFromConfig } from '../../engines/llm/index.js';
 import type { Engines } from '../../engines/registry.js';
 import type { Logger } from '../../log.js';
+import type { Metrics } from '../../server/metrics.js';
 import { createAudioSocketCallFactory } from './call.js';
 import { createFlowChooser } from './choose-flow.js';
+import { registerAudioSocketMetrics } from './metrics.js';
 import { startAudioSocketServer } from './server.js';
 
-export async function startAsteriskAudioSocket(config: Config, engines: Engines, logger: Logger) {
+export async function startAsteriskAudioSocket(config: Config, engines: Engines, logger: Logger, metrics?: Metrics) {
   const c = config.audiosocket;
   const llm = createLlmFromConfig(config);
   let flows: Promise<FlowRegistry> | undefined;
@@ -26,6 +28,7 @@ export async function startAsteriskAudioSocket(config: Config, engines: Engines,
     logger: log,
     io: { resampleQuality: config.audio.resampleQuality },
   });
+  if (metrics) registerAudioSocketMetrics(metrics, server.counters);
   log.info({ host: c.host, port: server.port, allow: c.allow }, 'AudioSocket server is listening');
   return server;
 }
