@@ -15,6 +15,7 @@ import { Pacer } from '../../audio/pacer.js';
 import type { Resampler, ResamplerFactory } from '../../audio/resample.js';
 import { decodeSlinLe, encodeSlinLe } from '../../audio/slin.js';
 import type { CallEndReason, CallIO, CallIOEvents } from '../../call/io.js';
+import { InboundFrames } from '../../call/inbound-frames.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { FrameError, FrameParser, HANGUP_FRAME, audioKindForRate, encodeFrame, type AudioSocketFrame } from './frames.js';
 
@@ -90,7 +91,6 @@ export class AudioSocketIO implements CallIO {
   private readonly emitter = new EventEmitter();
   private readonly leadMs: number;
   private readonly maxBufferedBytes: number;
-  private readonly maxInboundFrames: number;
   private readonly maxOutboundMs: number;
   private readonly quality: number;
   private readonly now: () => number;
@@ -100,13 +100,9 @@ export class AudioSocketIO implements CallIO {
   private inResampler: Resampler | undefined;
   private readonly inChunker = new Chunker(PIPELINE_RATE);
 
-  private readonly inbound: Frame[] = [];
-  private wake: (() => void) | undefined;
-  private reading = false;
-  private inputEnded = false;
+  private readonly inbound: InboundFrames;
   private closed = false;
   private endCause: AudioSocketEndCause | undefined;
-  private warnedInboundDrop = false;
   private sentMs = 0;
   private readonly idleTimer: NodeJS.Timeout | undefined;
   private playEnd = -Infinity;
@@ -119,7 +115,9 @@ export class AudioSocketIO implements CallIO {
     this.logger = options.logger ?? silentLogger;
     this.leadMs = options.leadMs ?? 40;
     this.maxBufferedBytes = options.maxBufferedBytes ?? 64 * 1024;
-    this.maxInboundFrames = Math.max(1, Math.floor((options.maxInboundMs ?? 5_000) / FRAME_MS));
+    this.inbound = new InboundFrames(options.maxInboundMs ?? 5_000, () =>
+      this.logger.warn({ call: this.id }, 'the call is not keeping up with the caller audio; dropping the oldest frames'),
+    );
     this.maxOutboundMs = options.maxOutboundMs ?? 120_000;
     this.quality = options.resampleQuality ?? 5;
     this.now = options.now ?? (() => performance.now());
@@ -157,20 +155,8 @@ export class AudioSocketIO implements CallIO {
 
   // ---- CallIO ----
 
-  async *frames(): AsyncGenerator<Frame, void, undefined> {
-    if (this.reading) throw new Error(`AudioSocketIO ${this.id}: frames() can be read only once`);
-    this.reading = true;
-    for (;;) {
-      const frame = this.inbound.shift();
-      if (frame) {
-        yield frame;
-        continue;
-      }
-      if (this.inputEnded) return;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-    }
+  frames(): AsyncGenerator<Frame, void, undefined> {
+    return this.inbound.read(`AudioSocketIO ${this.id}`);
   }
 
   write(frame: Frame): void {
@@ -306,7 +292,7 @@ export class AudioSocketIO implements CallIO {
   }
 
   private onAudio(rate: number, payload: Buffer): void {
-    if (this.inputEnded) return;
+    if (this.inbound.ended) return;
     if (!this.inResampler || this.inResampler.fromRate !== rate) {
       this.inResampler?.close();
       this.inResampler = rate === PIPELINE_RATE ? undefined : this.factory.create(rate, PIPELINE_RATE, { quality: this.quality });
@@ -315,18 +301,10 @@ export class AudioSocketIO implements CallIO {
     const samples = decodeSlinLe(payload);
     const pcm = this.inResampler ? this.inResampler.process(samples) : samples;
     for (const frame of this.inChunker.push(pcm)) {
-      if (this.inbound.length >= this.maxInboundFrames) {
-        this.inbound.shift();
-        this.stats.inboundDropped++;
-        if (!this.warnedInboundDrop) {
-          this.warnedInboundDrop = true;
-          this.logger.warn({ call: this.id }, 'the call is not keeping up with the caller audio; dropping the oldest frames');
-        }
-      }
       this.inbound.push(frame);
       this.stats.framesIn++;
     }
-    this.wakeReader();
+    this.stats.inboundDropped = this.inbound.dropped;
   }
 
   private frameFailure(err: unknown): void {
@@ -370,8 +348,7 @@ export class AudioSocketIO implements CallIO {
     if (this.closed) return;
     this.closed = true;
     this.endCause = cause;
-    this.inputEnded = true;
-    this.wakeReader();
+    this.inbound.end();
     const wire = this.wire as typeof this.wire | undefined;
     wire?.pacer.stop();
     wire?.resampler.close();
@@ -395,9 +372,4 @@ export class AudioSocketIO implements CallIO {
     this.onEnd?.(cause, detail);
   }
 
-  private wakeReader(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
 }

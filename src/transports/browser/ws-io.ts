@@ -19,6 +19,7 @@ import { FRAME_MS, PIPELINE_RATE, assertRate, type Frame } from '../../audio/fra
 import { Pacer } from '../../audio/pacer.js';
 import type { Resampler, ResamplerFactory } from '../../audio/resample.js';
 import type { CallEndReason, CallIO, CallIOEvents } from '../../call/io.js';
+import { InboundFrames } from '../../call/inbound-frames.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { leBytesFromSamples, samplesFromLeBytes } from './pcm.js';
 import { parseClientMessage, type ClientRate, type ServerMessage } from './protocol.js';
@@ -88,7 +89,6 @@ export class WsCallIO implements CallIO {
   private readonly maxMessageBytes: number;
   private readonly badLimit: number;
   private readonly badWindowMs: number;
-  private readonly maxInboundFrames: number;
   private readonly maxOutboundMs: number;
   private readonly maxBufferedBytes: number;
   private readonly quality: number;
@@ -101,14 +101,10 @@ export class WsCallIO implements CallIO {
   private outChunker: Chunker | undefined;
   private pacer: Pacer | undefined;
 
-  private readonly inbound: Frame[] = [];
-  private wake: (() => void) | undefined;
-  private reading = false;
-  private inputEnded = false;
+  private readonly inbound: InboundFrames;
   private closed = false;
   private hungUp = false;
   private badTimes: number[] = [];
-  private warnedInboundDrop = false;
   private startWaiters: Array<(started: boolean) => void> = [];
 
   /** Bot audio sent, and when the last frame sent finishes playing at the far end. */
@@ -124,7 +120,9 @@ export class WsCallIO implements CallIO {
     this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024;
     this.badLimit = options.badMessageLimit ?? 5;
     this.badWindowMs = options.badWindowMs ?? 10_000;
-    this.maxInboundFrames = Math.max(1, Math.floor((options.maxInboundMs ?? 5_000) / FRAME_MS));
+    this.inbound = new InboundFrames(options.maxInboundMs ?? 5_000, () =>
+      this.logger.warn({ session: this.id }, 'the call is not keeping up with the caller audio; dropping the oldest frames'),
+    );
     this.maxOutboundMs = options.maxOutboundMs ?? 120_000;
     this.maxBufferedBytes = options.maxBufferedBytes ?? 2 * 1024 * 1024;
     this.quality = options.resampleQuality ?? 5;
@@ -146,7 +144,7 @@ export class WsCallIO implements CallIO {
   /** Resolves true once the client's rate is known (session or `start`), false if the socket goes first. */
   whenStarted(): Promise<boolean> {
     if (this.rate !== undefined) return Promise.resolve(true);
-    if (this.closed || this.inputEnded) return Promise.resolve(false);
+    if (this.closed || this.inbound.ended) return Promise.resolve(false);
     return new Promise((resolve) => this.startWaiters.push(resolve));
   }
 
@@ -163,20 +161,8 @@ export class WsCallIO implements CallIO {
 
   // ---- CallIO ----
 
-  async *frames(): AsyncGenerator<Frame, void, undefined> {
-    if (this.reading) throw new Error(`WsCallIO ${this.id}: frames() can be read only once`);
-    this.reading = true;
-    for (;;) {
-      const frame = this.inbound.shift();
-      if (frame) {
-        yield frame;
-        continue;
-      }
-      if (this.inputEnded) return;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-    }
+  frames(): AsyncGenerator<Frame, void, undefined> {
+    return this.inbound.read(`WsCallIO ${this.id}`);
   }
 
   write(frame: Frame): void {
@@ -275,7 +261,7 @@ export class WsCallIO implements CallIO {
   };
 
   private onAudio(bytes: Buffer): void {
-    if (this.inputEnded) return;
+    if (this.inbound.ended) return;
     if (!this.inResampler) return this.refuse('audio frame before "start": send {"type":"start","sampleRate":16000} first');
     if (bytes.length % 2 !== 0) {
       return this.refuse(`odd-length binary frame (${bytes.length} bytes): PCM16 audio takes 2 bytes per sample`);
@@ -283,18 +269,10 @@ export class WsCallIO implements CallIO {
     if (bytes.length === 0) return;
     const pcm = this.inResampler.process(samplesFromLeBytes(bytes));
     for (const frame of this.inChunker.push(pcm)) {
-      if (this.inbound.length >= this.maxInboundFrames) {
-        this.inbound.shift();
-        this.stats.inboundDropped++;
-        if (!this.warnedInboundDrop) {
-          this.warnedInboundDrop = true;
-          this.logger.warn({ session: this.id }, 'the call is not keeping up with the caller audio; dropping the oldest frames');
-        }
-      }
       this.inbound.push(frame);
       this.stats.framesIn++;
     }
-    this.wakeReader();
+    this.stats.inboundDropped = this.inbound.dropped;
   }
 
   private onControl(text: string): void {
@@ -309,7 +287,7 @@ export class WsCallIO implements CallIO {
         this.begin(msg.sampleRate);
         return;
       case 'dtmf':
-        if (this.inputEnded) return;
+        if (this.inbound.ended) return;
         this.emitter.emit('dtmf', msg.digit);
         return;
       case 'hangup':
@@ -359,17 +337,11 @@ export class WsCallIO implements CallIO {
   }
 
   private endInput(): void {
-    if (this.inputEnded) return;
-    this.inputEnded = true;
+    if (this.inbound.ended) return;
+    this.inbound.end();
     for (const w of this.startWaiters.splice(0)) w(false);
-    this.wakeReader();
   }
 
-  private wakeReader(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
 
   private teardown(): void {
     if (this.closed) return;

@@ -15,6 +15,7 @@ import { FRAME_MS, PIPELINE_RATE, assertRate, type Frame } from '../../audio/fra
 import { decodeMulaw, encodeMulaw } from '../../audio/g711.js';
 import type { Resampler, ResamplerFactory } from '../../audio/resample.js';
 import type { CallEndReason, CallIO, CallIOEvents } from '../../call/io.js';
+import { InboundFrames } from '../../call/inbound-frames.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { decodePayload, parseTwilioMessage, type TwilioStart } from './protocol.js';
 
@@ -72,7 +73,6 @@ export class TwilioIO implements CallIO {
   private readonly maxQueuedMs: number;
   private readonly chunkBytes: number;
   private readonly markGraceMs: number;
-  private readonly maxInboundFrames: number;
   private readonly maxMessageBytes: number;
 
   private readonly provisionalId = `twilio-${randomUUID()}`;
@@ -82,10 +82,7 @@ export class TwilioIO implements CallIO {
   private readonly inChunker = new Chunker(PIPELINE_RATE);
   private readonly outChunker = new Chunker(TWILIO_RATE);
 
-  private readonly inbound: Frame[] = [];
-  private wake: (() => void) | undefined;
-  private reading = false;
-  private inputEnded = false;
+  private readonly inbound: InboundFrames;
   private closed = false;
   private hungUp = false;
   private startWaiters: Array<(start: TwilioStart | undefined) => void> = [];
@@ -110,7 +107,7 @@ export class TwilioIO implements CallIO {
     this.maxQueuedMs = options.maxQueuedMs ?? 60_000;
     this.chunkBytes = Math.max(1, Math.round((options.chunkMs ?? 100) / FRAME_MS)) * FRAME_MS * BYTES_PER_MS;
     this.markGraceMs = options.markGraceMs ?? 5_000;
-    this.maxInboundFrames = Math.max(1, Math.floor((options.maxInboundMs ?? 5_000) / FRAME_MS));
+    this.inbound = new InboundFrames(options.maxInboundMs ?? 5_000);
     this.maxMessageBytes = options.maxMessageBytes ?? 64 * 1024;
     const quality = options.resampleQuality ?? 5;
     this.inResampler = options.resampler.create(TWILIO_RATE, PIPELINE_RATE, { quality });
@@ -135,24 +132,14 @@ export class TwilioIO implements CallIO {
   /** Resolves with the `start` message, or undefined if the stream ends first. */
   whenStarted(): Promise<TwilioStart | undefined> {
     if (this.info) return Promise.resolve(this.info);
-    if (this.closed || this.inputEnded) return Promise.resolve(undefined);
+    if (this.closed || this.inbound.ended) return Promise.resolve(undefined);
     return new Promise((resolve) => this.startWaiters.push(resolve));
   }
 
   // ---- CallIO ----
 
-  async *frames(): AsyncGenerator<Frame, void, undefined> {
-    if (this.reading) throw new Error(`TwilioIO ${this.id}: frames() can be read only once`);
-    this.reading = true;
-    for (;;) {
-      const frame = this.inbound.shift();
-      if (frame) {
-        yield frame;
-        continue;
-      }
-      if (this.inputEnded) return;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
+  frames(): AsyncGenerator<Frame, void, undefined> {
+    return this.inbound.read(`TwilioIO ${this.id}`);
   }
 
   write(frame: Frame): void {
@@ -320,7 +307,7 @@ export class TwilioIO implements CallIO {
       case 'media':
         return this.onMedia(msg.payload);
       case 'dtmf':
-        if (!this.inputEnded) this.emitter.emit('dtmf', msg.digit);
+        if (!this.inbound.ended) this.emitter.emit('dtmf', msg.digit);
         return;
       case 'mark':
         return this.onMark(msg.name);
@@ -332,21 +319,15 @@ export class TwilioIO implements CallIO {
   }
 
   private onMedia(payload: string): void {
-    if (this.inputEnded) return;
+    if (this.inbound.ended) return;
     const bytes = decodePayload(payload);
     if (!bytes) return this.bad('malformed', '"media.payload" is not base64', true);
     if (bytes.length === 0) return;
     for (const frame of this.inChunker.push(this.inResampler.process(decodeMulaw(bytes)))) {
-      if (this.inbound.length >= this.maxInboundFrames) {
-        this.inbound.shift();
-        this.stats.inboundDropped++;
-      }
       this.inbound.push(frame);
       this.stats.framesIn++;
     }
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+    this.stats.inboundDropped = this.inbound.dropped;
   }
 
   /** Counts and logs a bad message; a malformed one ends this stream (and only this one). */
@@ -380,12 +361,9 @@ export class TwilioIO implements CallIO {
   }
 
   private endInput(): void {
-    if (this.inputEnded) return;
-    this.inputEnded = true;
+    if (this.inbound.ended) return;
+    this.inbound.end();
     for (const w of this.startWaiters.splice(0)) w(undefined);
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
   }
 
   private teardown(): void {
