@@ -163,7 +163,7 @@ describe('Twilio Media Streams', () => {
     expect(ok.headers.get('content-type')).toMatch(/^text\/xml/);
     const host = new URL(server.url).host;
     expect(await ok.text()).toBe(
-      `<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="wss://${host}/twilio/media"><Parameter name="flow" value="support-desk"/><Parameter name="language" value="en"/></Stream></Connect></Response>`,
+      `<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="wss://${host}/twilio/media"><Parameter name="flow" value="support-desk"/><Parameter name="language" value="en"/><Parameter name="from" value="+15550001111"/></Stream></Connect></Response>`,
     );
     expect((await post(undefined)).status).toBe(403);
     expect((await post(referenceSignature('wrong-token', server.url + path, params))).status).toBe(403);

@@ -93,7 +93,10 @@ export async function twilioRoutes(app: FastifyInstance, options: TwilioRoutesOp
     const base = publicBase(request).replace(/^http/, 'ws');
     // Twilio only connects to wss; a plain-http base means a local test or a TLS proxy that forgot X-Forwarded-Proto.
     const streamUrl = (options.publicUrl ? base : base.replace(/^ws:/, 'wss:')) + '/twilio/media';
-    return reply.type('text/xml').send(streamTwiml(streamUrl, { flow: flowId, language }));
+    // The caller's number rides along so the stored call knows who called (the stream's start message does not say).
+    const caller = form.find(([k]) => k === 'From')?.[1];
+    const from: Record<string, string> = caller ? { from: caller } : {};
+    return reply.type('text/xml').send(streamTwiml(streamUrl, { flow: flowId, language, ...from }));
   });
 
   app.get('/twilio/media', { websocket: true }, (socket: WebSocket) => {
@@ -132,7 +135,8 @@ export async function twilioRoutes(app: FastifyInstance, options: TwilioRoutesOp
       const callLogger = logger.child({ stream: start.streamSid, callSid: start.callSid, flow, language });
       let summary: CallSummary | undefined;
       try {
-        const call = await createCall({ io, flow, language, logger: callLogger });
+        const callerId = start.customParameters.from ?? start.customParameters.caller;
+        const call = await createCall({ io, flow, language, logger: callLogger, callSid: start.callSid, ...(callerId ? { callerId } : {}) });
         summary = await call.run();
         endReason = summary.endReason;
       } catch (err) {

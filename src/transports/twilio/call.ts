@@ -1,32 +1,15 @@
-/** The real call behind a Twilio stream: the flow's dialog and the server's engines, as for browser calls. */
-import { createCallSession, type CallSession, type CallSessionOptions } from '../../call/session.js';
-import { type Config, callSessionOptions } from '../../config.js';
-import { createFlowClassifier } from '../../dialog/classifier.js';
-import type { DialogLlm } from '../../dialog/llm.js';
-import type { FlowRegistry } from '../../dialog/loader.js';
-import { createDialogRuntime } from '../../dialog/runtime.js';
-import type { Engines } from '../../engines/registry.js';
-import { PhraseCache } from '../../engines/tts/phrase-cache.js';
+/** The real call behind a Twilio stream, built by the shared call factory. */
+import { createCallFactory, type CallFactoryDeps } from '../../call/factory.js';
+import type { CallSession } from '../../call/session.js';
 import type { Logger } from '../../log.js';
-import { sessionEngines } from '../browser/call.js';
 import type { TwilioIO } from './twilio-io.js';
 
-export interface TwilioCallDeps {
-  config: Config;
-  engines: Engines;
-  flows: () => Promise<FlowRegistry>;
-  session?: CallSessionOptions;
-  llm?: DialogLlm;
-}
+export type TwilioCallDeps = CallFactoryDeps;
 
-export type TwilioCallFactory = (args: { io: TwilioIO; flow: string; language: string; logger: Logger }) => Promise<CallSession>;
+export type TwilioCallFactory = (args: { io: TwilioIO; flow: string; language: string; logger: Logger; callSid?: string; callerId?: string }) => Promise<CallSession>;
 
 export function createTwilioCallFactory(deps: TwilioCallDeps): TwilioCallFactory {
-  const cache = new PhraseCache({ maxEntries: deps.config.engines.tts.cacheEntries, maxBytes: deps.config.engines.tts.cacheBytes, resampler: deps.engines.resampler, resampleQuality: deps.config.audio.resampleQuality });
-  return async ({ io, flow: flowId, language, logger }) => {
-    const flow = (await deps.flows()).get(flowId);
-    const dialog = createDialogRuntime(flow, { language, classifier: createFlowClassifier(flow), llm: deps.llm });
-    const engines = sessionEngines(deps.engines, language, cache, deps.config.preprocess.denoise);
-    return createCallSession({ io, dialog, engines, language, logger, options: deps.session ?? callSessionOptions(deps.config) });
-  };
+  const create = createCallFactory(deps);
+  return ({ io, flow, language, logger, callSid, callerId }) =>
+    create({ io, meta: { transport: 'twilio', flow, language, ...(callSid ? { externalId: callSid } : {}), ...(callerId ? { callerId } : {}) }, logger });
 }

@@ -1,0 +1,44 @@
+/** Which loaded engines a call in a given language uses, or a 503 naming what is missing. */
+import { pickEngine, type Engines } from '../engines/registry.js';
+import type { Stt } from '../engines/stt/types.js';
+import type { PhraseCache } from '../engines/tts/phrase-cache.js';
+import type { Tts } from '../engines/tts/types.js';
+import { PalabreError } from '../errors.js';
+import type { SessionEngines } from './session.js';
+
+/** The configured TTS when it speaks `language`, else the first loaded one that does. */
+export function ttsFor(engines: Engines, language: string): Tts {
+  const primary = language.split('-')[0];
+  const speaks = (t: Tts): boolean => t.languages.some((l) => l === language || l.split('-')[0] === primary);
+  const preferred = engines.tts.get(engines.defaultTts);
+  if (preferred && speaks(preferred)) return preferred;
+  for (const t of engines.tts.values()) if (speaks(t)) return t;
+  const loaded = [...engines.tts.entries()].map(([name, t]) => `${name} (${t.languages.join(', ')})`);
+  throw new PalabreError('engine_unavailable', `no loaded text-to-speech engine speaks "${language}"; loaded: ${loaded.join('; ') || 'none'}`);
+}
+
+/** The configured STT when it understands `language`, else the first loaded one that does. */
+export function sttFor(engines: Engines, language: string): Stt {
+  const primary = language.split('-')[0];
+  // An engine listing no language (a multilingual model) is taken at its word for any.
+  const understands = (s: Stt): boolean => s.languages.length === 0 || s.languages.some((l) => l === language || l.split('-')[0] === primary);
+  const preferred = pickEngine(engines.stt, engines.statuses, 'stt', engines.defaultStt);
+  if (understands(preferred)) return preferred;
+  for (const s of engines.stt.values()) if (understands(s)) return s;
+  const loaded = [...engines.stt.entries()].map(([name, s]) => `${name} (${s.languages.join(', ')})`);
+  throw new PalabreError('engine_unavailable', `no loaded speech-to-text engine understands "${language}"; loaded: ${loaded.join('; ')}. Configure sherpa with a model for that language`);
+}
+
+/** Throws a 503 naming what is missing when the engines cannot carry a call in `language`. */
+export function checkCallEngines(engines: Engines, language: string): void {
+  sessionEngines(engines, language, undefined as unknown as PhraseCache);
+}
+
+/** The engines a call needs, or a 503 naming what is missing. */
+export function sessionEngines(engines: Engines, language: string, cache: PhraseCache, denoise = false): SessionEngines {
+  if (!engines.vad) {
+    const status = engines.statuses.find((s) => s.kind === 'vad');
+    throw new PalabreError('engine_unavailable', `a call needs a voice activity detector and none is loaded${status?.reason ? `: ${status.reason}` : ''}`);
+  }
+  return { vad: engines.vad, stt: sttFor(engines, language), tts: ttsFor(engines, language), cache, denoiser: denoise ? engines.denoiser : undefined, resampler: engines.resampler };
+}
