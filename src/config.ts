@@ -47,7 +47,7 @@ const denoiseSchema = z.strictObject({
 });
 
 const ttsSchema = z.strictObject({
-  engine: z.enum(['espeak', 'flite']).default('espeak').describe('Default text-to-speech engine.'),
+  engine: z.enum(['espeak', 'flite', 'elevenlabs', 'openai']).default('espeak').describe('Default text-to-speech engine (elevenlabs and openai need their section configured).'),
   language: LANGUAGE.default('fr').describe('Language spoken when a request names none.'),
   voices: z.record(z.string(), z.string()).default({ fr: 'fr', en: 'en-us' }).describe('Default voice per language.'),
   cacheEntries: z.coerce.number().int().min(0).default(500).describe('Dynamic phrases kept in the LRU phrase cache.'),
@@ -69,7 +69,7 @@ const sherpaSchema = z.strictObject({
 });
 
 const sttSchema = z.strictObject({
-  engine: z.enum(['pocketsphinx', 'sherpa']).default('pocketsphinx').describe('Default speech-to-text engine.'),
+  engine: z.enum(['pocketsphinx', 'sherpa', 'deepgram', 'openai']).default('pocketsphinx').describe('Default speech-to-text engine (deepgram and openai need their section configured).'),
   language: LANGUAGE.optional().describe('Language assumed when a request names none (default: the engine\'s own).'),
   minAudioMs: z.coerce.number().int().min(0).default(100).describe('Shorter audio is refused with 422 audio_too_short.'),
   silenceDbfs: z.coerce.number().max(0).default(-60).describe('Audio whose level stays below this is refused with 422 audio_silent.'),

@@ -10,6 +10,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { CallObserver } from '../call/factory.js';
 import type { Config } from '../config.js';
 import type { Engines } from '../engines/registry.js';
 import { isPalabreError } from '../errors.js';
@@ -34,6 +35,8 @@ export interface AppDeps {
   /** Browser sessions: flows directory, limits, timeouts. */
   browserSessions?: SessionRoutesOptions;
   twilio?: TwilioRoutesOptions;
+  /** Keep what each call produces (the store, the recorder); given to every transport the app serves. */
+  observers?: CallObserver[];
 }
 
 declare module 'fastify' {
@@ -128,7 +131,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(ttsRoutes);
   await app.register(cleanAudioRoutes);
   await app.register(legacyRoutes);
-  await app.register(sessionRoutes, { logger: deps.logger, flowsDir: config.flows.dir, ...deps.browserSessions });
+  await app.register(sessionRoutes, { logger: deps.logger, flowsDir: config.flows.dir, observers: deps.observers, ...deps.browserSessions });
   const tw = config.twilio;
   await app.register(twilioRoutes, {
     logger: deps.logger,
@@ -138,6 +141,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     defaultFlow: tw.defaultFlow,
     defaultLanguage: tw.defaultLanguage,
     maxCalls: tw.maxCalls,
+    observers: deps.observers,
     ...deps.twilio,
   });
   return app;

@@ -13,6 +13,7 @@ import { PalabreError, isPalabreError } from '../../errors.js';
 import { checkCallEngines, createBrowserCallFactory } from '../../transports/browser/call.js';
 import { CLIENT_RATES, type ClientRate } from '../../transports/browser/protocol.js';
 import { BrowserSessions, SessionLimitError, type BrowserSessionsOptions, type CallFactory } from '../../transports/browser/sessions.js';
+import type { CallObserver } from '../../call/factory.js';
 import type { DialogLlm } from '../../dialog/llm.js';
 import { loadFlowsDir, type FlowRegistry } from '../../dialog/loader.js';
 import { createLlmFromConfig } from '../../engines/llm/index.js';
@@ -23,6 +24,8 @@ export interface SessionRoutesOptions extends Omit<BrowserSessionsOptions, 'crea
   flowsDir?: string;
   /** Writes the replies of `llm` states; default: the one `engines.llm` configures, if any. */
   llm?: DialogLlm;
+  /** Keep what each call produces (the store, the recorder). */
+  observers?: CallObserver[];
   /** Is a language model available? Flows that need one are refused with 409 otherwise. Default: whether there is one. */
   llmAvailable?: boolean;
   /** Where the demo page lives; `web/` of the package by default. */
@@ -131,7 +134,7 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRoutes
   };
 
   const createCall =
-    options.createCall ?? createBrowserCallFactory({ config, engines, logger, flows: registry, llm });
+    options.createCall ?? createBrowserCallFactory({ config, engines, logger, flows: registry, llm, observers: options.observers });
   const sessions = new BrowserSessions({
     maxSessions: config.browser.maxSessions,
     connectTimeoutMs: config.browser.connectTimeoutMs,

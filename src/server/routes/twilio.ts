@@ -14,6 +14,7 @@ import { loadFlowsDir, type FlowRegistry } from '../../dialog/loader.js';
 import { createLlmFromConfig } from '../../engines/llm/index.js';
 import { PalabreError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import type { CallObserver } from '../../call/factory.js';
 import { createTwilioCallFactory, type TwilioCallFactory } from '../../transports/twilio/call.js';
 import { verifyTwilioSignature } from '../../transports/twilio/signature.js';
 import { streamTwiml } from '../../transports/twilio/twiml.js';
@@ -34,6 +35,8 @@ export interface TwilioRoutesOptions {
   startTimeoutMs?: number;
   flowsDir?: string;
   llm?: DialogLlm;
+  /** Keep what each call produces (the store, the recorder). */
+  observers?: CallObserver[];
   io?: Pick<TwilioIOOptions, 'maxQueuedMs' | 'chunkMs' | 'markGraceMs' | 'maxInboundMs' | 'maxMessageBytes'>;
   /** Replaces the real call; for transport tests. */
   createCall?: TwilioCallFactory;
@@ -60,7 +63,7 @@ export async function twilioRoutes(app: FastifyInstance, options: TwilioRoutesOp
     });
     return flows;
   };
-  const createCall = options.createCall ?? createTwilioCallFactory({ config, engines, flows: registry, llm });
+  const createCall = options.createCall ?? createTwilioCallFactory({ config, engines, flows: registry, llm, observers: options.observers });
   const live = new Set<TwilioIO>();
   app.addHook('onClose', async () => {
     await Promise.all([...live].map((io) => io.close('server_shutdown')));

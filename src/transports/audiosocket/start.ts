@@ -1,4 +1,5 @@
 /** Starts the AudioSocket server `palabre serve` runs when `audiosocket.enabled` is set. */
+import type { CallObserver } from '../../call/factory.js';
 import type { Config } from '../../config.js';
 import { loadFlowsDir, type FlowRegistry } from '../../dialog/loader.js';
 import { createLlmFromConfig } from '../../engines/llm/index.js';
@@ -10,7 +11,7 @@ import { createFlowChooser } from './choose-flow.js';
 import { registerAudioSocketMetrics } from './metrics.js';
 import { startAudioSocketServer } from './server.js';
 
-export async function startAsteriskAudioSocket(config: Config, engines: Engines, logger: Logger, metrics?: Metrics) {
+export async function startAsteriskAudioSocket(config: Config, engines: Engines, logger: Logger, metrics?: Metrics, observers: CallObserver[] = []) {
   const c = config.audiosocket;
   const llm = createLlmFromConfig(config);
   let flows: Promise<FlowRegistry> | undefined;
@@ -23,7 +24,7 @@ export async function startAsteriskAudioSocket(config: Config, engines: Engines,
     maxCalls: c.maxCalls,
     firstFrameTimeoutMs: c.firstFrameTimeoutMs,
     chooseFlow: createFlowChooser(c, log),
-    createCall: createAudioSocketCallFactory({ config, engines, flows: registry, llm }),
+    createCall: createAudioSocketCallFactory({ config, engines, flows: registry, llm, observers }),
     resampler: engines.resampler,
     logger: log,
     io: { resampleQuality: config.audio.resampleQuality },
