@@ -9,8 +9,10 @@ import type { ColumnType, Generated, JSONColumnType } from 'kysely';
 /** A timestamptz column: written as an ISO string or a Date, read as a Date. */
 export type Timestamp = ColumnType<Date, Date | string, Date | string>;
 
-export type Json = JSONColumnType<unknown, unknown, unknown>;
-export type JsonObject = JSONColumnType<Record<string, unknown>, Record<string, unknown>, Record<string, unknown>>;
+/** A jsonb column holding an array or an object (null allowed). */
+export type Json = JSONColumnType<object | null, string, string>;
+/** A jsonb column holding an object; written as JSON text (JSON.stringify), read back parsed. */
+export type JsonObject = JSONColumnType<Record<string, unknown>, string, string>;
 
 /**
  * How a call ended up, for the operator: derived from the end reason and what
