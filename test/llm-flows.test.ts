@@ -27,8 +27,9 @@ describe('palabre chat with an LLM', () => {
     });
     expect(run.code, run.err).toBe(0);
     expect(run.out).toMatch(/bot \(encouragement\): Welcome! Tell me about yourself\./);
-    expect(run.out).toMatch(/bot \(encouragement\): Thank you\. You said "Hello, my name is Ana"\. Why do you want this position\?/);
-    expect(run.out).toMatch(/bot \(curiosite\): Interesting! What did you learn in that job\?/);
+    // Streamed replies are said sentence by sentence, each as soon as the model has written it.
+    expect(run.out).toMatch(/bot \(encouragement\): Thank you\. You said "Hello, my name is Ana"\.\nbot \(encouragement\): Why do you want this position\?/);
+    expect(run.out).toMatch(/bot \(curiosite\): Interesting!\nbot \(curiosite\): What did you learn in that job\?/);
     expect(run.out).toMatch(/\[state\] CONVERSATION → FEEDBACK/);
     expect(run.out).toMatch(/\[slot\] self_rating = 4/);
     expect(run.out).toMatch(/1 record\(s\) saved/);
@@ -82,7 +83,8 @@ describe('palabre chat with an LLM', () => {
       expect(bot).toContain('Welcome! Tell me about yourself.');
       // Whatever PocketSphinx made of the answer, the model's reply quotes it back.
       const heard = saved.summary.transcript.find((l) => l.role === 'caller')!.text;
-      expect(bot).toContain(`Thank you. You said "${heard}". Why do you want this position?`);
+      expect(bot).toContain(`Thank you. You said "${heard}".`);
+      expect(bot[bot.indexOf(`Thank you. You said "${heard}".`) + 1]).toBe('Why do you want this position?');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -14,6 +14,12 @@ import type { CallEndReason } from './io.js';
 import { bounded } from './clock.js';
 import type { SessionCore } from './session-core.js';
 
+/** What one dialog answer has done so far: early outputs and the final ones share it. */
+interface ReplyProgress {
+  spoke: boolean;
+  listen?: ListenSpec;
+}
+
 export class DialogDriver {
   private chain: Promise<void> = Promise.resolve();
   private closing: { reason: CallEndReason; detail?: string; target?: string } | undefined;
@@ -49,8 +55,14 @@ export class DialogDriver {
       if (core.ending()) return;
       if (turn) turn.dialogStartMs = core.now();
       let outputs: DialogOutput[];
+      const reply: ReplyProgress = { spoke: false };
+      // The first sentences of a streamed model reply are spoken while the dialog is still working.
+      const early = (ready: DialogOutput[]): void => {
+        if (core.ending()) return;
+        for (const o of ready) this.act(o, turn, reply);
+      };
       try {
-        const call = event ? this.dialog.handle(event, core.signal) : this.dialog.start();
+        const call = event ? this.dialog.handle(event, core.signal, early) : this.dialog.start(early);
         outputs = await core.clock.track(core.withTimeout(call, core.options.dialogTimeoutMs, 'the dialog'));
       } catch (err) {
         if (turn) core.finishTurn(turn, core.ending() ? 'cancelled' : 'failed');
@@ -60,59 +72,61 @@ export class DialogDriver {
       }
       if (core.ending()) return;
       if (turn) turn.dialogDoneMs = core.now();
-      this.apply(outputs, turn);
+      this.apply(outputs, turn, reply);
     });
     this.chain = job.finally(() => core.setBusy(-1));
     core.track(this.chain);
   }
 
-  private apply(outputs: DialogOutput[], turn: TurnTimeline | undefined): void {
+  private apply(outputs: DialogOutput[], turn: TurnTimeline | undefined, reply: ReplyProgress): void {
     const core = this.core;
-    let listen: ListenSpec | undefined;
-    let spoke = false;
-    for (const o of outputs) {
-      switch (o.type) {
-        case 'say':
-          core.speak({ text: o.text, language: o.language, style: o.style, voice: o.voice }, spoke ? undefined : turn);
-          spoke = true;
-          break;
-        case 'listen':
-          listen = o.spec;
-          break;
-        case 'effect':
-          this.perform(o.id, o.effect);
-          break;
-        case 'transfer':
-          this.closing ??= { reason: 'transfer', detail: o.reason, target: o.target };
-          break;
-        case 'hangup':
-          this.closing ??= { reason: 'bot_hangup', detail: o.reason };
-          break;
-        case 'state':
-          core.record.state(o.from, o.to);
-          core.emit({ type: 'state', from: o.from, to: o.to });
-          break;
-        case 'intent':
-          if (turn) {
-            // The intent is known when the dialog answers (its classifier runs inside handle()).
-            turn.intent = o.intent;
-            turn.intentMs = turn.dialogDoneMs ?? core.now();
-          }
-          core.emit({ type: 'intent', intent: o.intent, confidence: o.confidence, source: o.source, text: o.text });
-          break;
-        case 'slot':
-          core.emit({ type: 'slot', name: o.name, value: o.value, confidence: o.confidence });
-          break;
-      }
-    }
-    if (turn && !spoke) core.finishTurn(turn, 'answered');
+    for (const o of outputs) this.act(o, turn, reply);
+    if (turn && !reply.spoke) core.finishTurn(turn, 'answered');
     if (this.closing) {
       this.windDown();
       return;
     }
-    if (listen) core.detector.listen(listen, core.now());
+    if (reply.listen) core.detector.listen(reply.listen, core.now());
     else if (!core.detector.listening) core.detector.listen(core.fallbackListen, core.now());
     core.armDeadline();
+  }
+
+  /** One output, early or final; the first say of a turn carries its reply timings. */
+  private act(o: DialogOutput, turn: TurnTimeline | undefined, reply: ReplyProgress): void {
+    const core = this.core;
+    switch (o.type) {
+      case 'say':
+        core.speak({ text: o.text, language: o.language, style: o.style, voice: o.voice }, reply.spoke ? undefined : turn);
+        reply.spoke = true;
+        break;
+      case 'listen':
+        reply.listen = o.spec;
+        break;
+      case 'effect':
+        this.perform(o.id, o.effect);
+        break;
+      case 'transfer':
+        this.closing ??= { reason: 'transfer', detail: o.reason, target: o.target };
+        break;
+      case 'hangup':
+        this.closing ??= { reason: 'bot_hangup', detail: o.reason };
+        break;
+      case 'state':
+        core.record.state(o.from, o.to);
+        core.emit({ type: 'state', from: o.from, to: o.to });
+        break;
+      case 'intent':
+        if (turn) {
+          // The intent is known when the dialog answers (its classifier runs inside handle()).
+          turn.intent = o.intent;
+          turn.intentMs = turn.dialogDoneMs ?? core.now();
+        }
+        core.emit({ type: 'intent', intent: o.intent, confidence: o.confidence, source: o.source, text: o.text });
+        break;
+      case 'slot':
+        core.emit({ type: 'slot', name: o.name, value: o.value, confidence: o.confidence });
+        break;
+    }
   }
 
   /** Stops listening, lets the last words play, then ends the call as the dialog said. */

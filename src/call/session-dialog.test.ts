@@ -3,7 +3,10 @@
  * transfer), the call's own limits, and the optional parts of the chain
  * (a denoiser, a transport at another rate), with real engines.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PIPELINE_RATE } from '../audio/frame.js';
@@ -12,7 +15,9 @@ import { createDenoiser } from '../engines/denoise/index.js';
 import { cleanupSpeech } from '../engines/stt/test-support.js';
 import type { DialogOutput } from '../dialog/types.js';
 import { silentLogger } from '../log.js';
-import { createFastClock } from './clock.js';
+import { createDialogRuntime } from '../dialog/runtime.js';
+import { flowFrom, phraseClassifier } from '../dialog/test-support.js';
+import { createFastClock, realClock } from './clock.js';
 import { defaultEffects } from './effects.js';
 import { createMemoryIO } from './memory-io.js';
 import { createCallSession } from './session.js';
@@ -181,5 +186,46 @@ describe('limits and optional parts', () => {
     expect(summary.endReason).toBe('bot_hangup');
     expect(io.sent.every((f) => f.samples.length === 160)).toBe(true);
     expect(PIPELINE_RATE).toBe(16_000);
+  });
+});
+
+describe('language-model replies', () => {
+  it('the caller hears the first sentence of a streamed reply before the model has finished writing it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'palabre-streamed-'));
+    writeFileSync(join(dir, 'coach.md'), 'Practise a job interview.');
+    const flow = await flowFrom(
+      `
+id: streamed
+languages: [en]
+start: TALK
+states:
+  TALK:
+    llm: { prompt: coach.md, system: You are a coach. }
+`,
+      { baseDir: dir },
+    );
+    rmSync(dir, { recursive: true, force: true });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let finished = false;
+    const llm = {
+      chat: () =>
+        (async function* () {
+          yield 'Hello and welcome to the practice. ';
+          await gate;
+          yield 'Tell me about yourself.';
+          finished = true;
+        })(),
+    };
+    const dialog = createDialogRuntime(flow, { language: 'en', classifier: phraseClassifier({}), llm });
+    const call = startCall(sessionEngines(engines), dialog, {}, realClock);
+    for (let i = 0; i < 400 && call.of('bot-audio').length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(call.of('bot-audio')[0]).toMatchObject({ phase: 'start' });
+    expect(finished).toBe(false);
+    release();
+    for (let i = 0; i < 800 && call.of('transcript').length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(call.of('transcript').map((t) => t.text)).toEqual(['Hello and welcome to the practice.', 'Tell me about yourself.']);
+    await call.session.end('caller_hangup');
+    expect((await call.summary).errors).toEqual([]);
   });
 });

@@ -5,7 +5,6 @@
  * the reply is read back with the speaking style the model chose.
  */
 import { SPEAKING_STYLES, type SpeakingStyle } from '../engines/tts/types.js';
-import { throwIfAborted } from '../errors.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -54,15 +53,4 @@ export function parseStyledReply(reply: string): StyledReply {
   const tag = m[1].toLowerCase().replace(/\s+/g, '_');
   const text = spoken(reply.slice(m[0].length));
   return (SPEAKING_STYLES as readonly string[]).includes(tag) ? { text, style: tag as SpeakingStyle } : { text };
-}
-
-/** Reads the whole reply; the caller's signal cancels it. */
-export async function collectReply(llm: DialogLlm, messages: ChatMessage[], options: ChatOptions): Promise<string> {
-  let text = '';
-  for await (const delta of llm.chat(messages, options)) {
-    // A model that does not watch the signal must not keep a barged-in turn alive.
-    throwIfAborted(options.signal, 'language model reply');
-    text += delta;
-  }
-  return text;
 }

@@ -6,9 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { SpeakingStyle } from '../engines/tts/types.js';
-import { PalabreError } from '../errors.js';
+import { PalabreError, throwIfAborted } from '../errors.js';
 import type { LoadedFlow } from './loader.js';
-import { type ChatMessage, collectReply, type DialogLlm, parseStyledReply, replyInstructions } from './llm.js';
+import { type ChatMessage, type DialogLlm, parseStyledReply, replyInstructions } from './llm.js';
+import { SentenceSplitter } from './sentences.js';
 import { listenSpec } from './listen-spec.js';
 import type { ActionDefinition, CounterDefinition, FlowDefinition, HandlerDefinition, RetryDefinition, SayDefinition, StateDefinition } from './schema.js';
 import { chooseSay, interpolate, type Lookup, renderValue, resolvePath, textIn } from './text.js';
@@ -28,12 +29,35 @@ export type Step =
   | { k: 'llm'; user: string | null }
   | { k: 'listen' };
 
-/** Outputs of one event, gathered by kind and returned in the contract's order. */
+/**
+ * Outputs of one event, gathered by kind and returned in the contract's order.
+ * With an `early` sink, what is ready before the event is done (the first
+ * sentences of a streamed model reply, and the events and says before them)
+ * is sent ahead and left out of the result.
+ */
 export class Batch {
   readonly events: DialogOutput[] = [];
   readonly says: SayOutput[] = [];
   readonly effects: DialogOutput[] = [];
   final: DialogOutput | null = null;
+  /** Every say of this event, sent early or not: what "repeat" replays. */
+  readonly allSays: SayOutput[] = [];
+
+  constructor(private readonly early?: (outputs: DialogOutput[]) => void) {}
+
+  say(output: SayOutput): void {
+    this.says.push(output);
+    this.allSays.push(output);
+  }
+
+  /** Sends the events and says gathered so far ahead of the result (no-op without a sink). */
+  flush(): void {
+    if (!this.early) return;
+    const ready = [...this.events, ...this.says];
+    this.events.length = 0;
+    this.says.length = 0;
+    if (ready.length > 0) this.early(ready);
+  }
 
   outputs(): DialogOutput[] {
     return [...this.events, ...this.says, ...this.effects, ...(this.final ? [this.final] : [])];
@@ -154,14 +178,14 @@ export class FlowMachine {
       case 'reprompt':
         return this.reprompt(batch);
       case 'repeat':
-        for (const say of this.lastPrompt) batch.says.push({ ...say });
+        for (const say of this.lastPrompt) batch.say({ ...say });
         return;
       case 'llm':
         if (!this.ending) await this.llmReply(step.user, batch, signal);
         return;
       case 'listen':
         if (this.ending || this.ended) return;
-        if (batch.says.length > 0) this.lastPrompt = batch.says.map((s) => ({ ...s }));
+        if (batch.allSays.length > 0) this.lastPrompt = batch.allSays.map((s) => ({ ...s }));
         batch.final = { type: 'listen', spec: listenSpec(this.def, this.state, this.language) };
         this.agenda = [];
         return;
@@ -193,7 +217,7 @@ export class FlowMachine {
     if (text.trim() === '') return;
     const chosen = style ?? this.def.defaults?.style;
     const voice = this.voice();
-    batch.says.push({ type: 'say', text, language: this.language, ...(chosen ? { style: chosen } : {}), ...(voice ? { voice } : {}), cacheable: !dynamic });
+    batch.say({ type: 'say', text, language: this.language, ...(chosen ? { style: chosen } : {}), ...(voice ? { voice } : {}), cacheable: !dynamic });
   }
 
   private say(say: SayDefinition, style: SpeakingStyle | undefined, batch: Batch): void {
@@ -210,7 +234,7 @@ export class FlowMachine {
     if (missing?.prompt) return this.say(missing.prompt, state.style, batch);
     const again = state.reprompt ?? state.say;
     if (again) return this.say(again, state.style, batch);
-    if (this.lastReply) batch.says.push({ ...this.lastReply });
+    if (this.lastReply) batch.say({ ...this.lastReply });
   }
 
   private effect(id: string, effect: Extract<DialogOutput, { type: 'effect' }>['effect'], batch: Batch): void {
@@ -326,12 +350,46 @@ export class FlowMachine {
     const recent = this.history.slice(-Math.max(1, def.history));
     if (recent[0]?.role === 'assistant' || recent.length === 0) recent.unshift({ role: 'user', content: OPENING_TURN });
     const messages: ChatMessage[] = [{ role: 'system', content: system.join('\n\n') }, ...recent];
-    const reply = parseStyledReply(await collectReply(llm, messages, { signal, maxTokens: def.max_tokens, temperature: def.temperature }));
-    if (reply.text === '') throw new PalabreError('engine_failed', `the language model returned an empty reply in state ${this.current}`);
-    this.history.push({ role: 'assistant', content: reply.text });
-    const style = reply.style ?? (def.style !== 'auto' ? def.style : this.state.style);
-    this.sayText(reply.text, true, style, batch);
-    this.lastReply = batch.says[batch.says.length - 1] ?? null;
+    // Each sentence is spoken as soon as it is complete: the caller hears the start of the answer while the model writes the rest.
+    const splitter = new SentenceSplitter();
+    const spoken: string[] = [];
+    let style: SpeakingStyle | undefined;
+    const speak = (sentence: string): void => {
+      if (spoken.length === 0) style ??= def.style !== 'auto' ? def.style : this.state.style;
+      sentence = parseStyledReply(sentence).text;
+      if (sentence === '') return;
+      spoken.push(sentence);
+      this.sayText(sentence, true, style, batch);
+      batch.flush();
+    };
+    // The "[style]" tag comes off before splitting, so that it neither counts towards a sentence's length nor is spoken.
+    let head: string | null = '';
+    const feed = (text: string): void => {
+      for (const sentence of splitter.push(text)) speak(sentence);
+    };
+    for await (const delta of llm.chat(messages, { signal, maxTokens: def.max_tokens, temperature: def.temperature })) {
+      // A model that does not watch the signal must not keep a barged-in turn alive.
+      throwIfAborted(signal, 'language model reply');
+      if (head === null) {
+        feed(delta);
+        continue;
+      }
+      head += delta;
+      const start = head.trimStart();
+      if (start === '' || (start.startsWith('[') && !start.includes(']') && start.length < 40)) continue;
+      const tagged = parseStyledReply(start.startsWith('[') ? start.slice(0, start.indexOf(']') + 1) : '');
+      if (tagged.style) style = tagged.style;
+      feed(start.startsWith('[') && start.includes(']') ? start.slice(start.indexOf(']') + 1).trimStart() : start);
+      head = null;
+    }
+    if (head !== null) feed(head);
+    const rest = splitter.end();
+    if (rest) speak(rest);
+    if (spoken.length === 0) throw new PalabreError('engine_failed', `the language model returned an empty reply in state ${this.current}`);
+    const text = spoken.join(' ');
+    this.history.push({ role: 'assistant', content: text });
+    const voice = this.voice();
+    this.lastReply = { type: 'say', text, language: this.language, ...(style ? { style } : {}), ...(voice ? { voice } : {}), cacheable: false };
   }
 
   /** The answer to an effect: a webhook's resumes the paused queue. Returns false for an unknown id. */

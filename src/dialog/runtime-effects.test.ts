@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDialogRuntime } from './runtime.js';
 import { brief, counter, flowFrom, phraseClassifier, says, scriptedLlm } from './test-support.js';
+import type { DialogLlm } from './llm.js';
 import type { DialogOutput, IntentClassifier } from './types.js';
 
 const WEBHOOK_FLOW = `
@@ -270,6 +271,37 @@ states:
     const again = createDialogRuntime(flow, { classifier: phraseClassifier({ stop: 'STOP' }), llm: scriptedLlm(['Hi.']) });
     await again.start();
     expect(says(await again.handle({ type: 'utterance', text: 'stop' }))).toEqual(['Thanks!']);
+  });
+
+  it('speaks a streamed reply sentence by sentence while the model is still writing', async () => {
+    const flow = await flowFrom(yaml, { baseDir: dir });
+    // A model whose next delta waits for the test: the reply is known to be unfinished when the first sentence goes out.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const llm: DialogLlm = {
+      chat: () =>
+        (async function* () {
+          yield '[curiosite] Welcome to my bakery, ';
+          yield 'dear customer. Today we ';
+          await gate;
+          yield 'have fresh croissants. What would you like?';
+        })(),
+    };
+    const runtime = createDialogRuntime(flow, { classifier: phraseClassifier({}), llm });
+    const early: DialogOutput[][] = [];
+    let done = false;
+    const opening = runtime.start((ready) => early.push(ready)).then((rest) => ((done = true), rest));
+    for (let i = 0; i < 50 && early.length === 0; i++) await new Promise((r) => setTimeout(r, 2));
+    expect(done).toBe(false);
+    expect(early.map(brief)).toEqual([['state:>TALK', 'say:Welcome to my bakery, dear customer.']]);
+    expect(early[0][1]).toMatchObject({ style: 'curiosite', cacheable: false });
+    release();
+    const rest = await opening;
+    // The rest, in order, and nothing already sent is repeated; each sentence keeps the style the model chose.
+    expect(brief(early.flat().concat(rest))).toEqual(['state:>TALK', 'say:Welcome to my bakery, dear customer.', 'say:Today we have fresh croissants.', 'say:What would you like?', 'listen']);
+    expect(early.flat().concat(rest).filter((o) => o.type === 'say').every((o) => o.type === 'say' && o.style === 'curiosite')).toBe(true);
+    // "repeat" replays every sentence, also those sent early.
+    expect(says(await runtime.handle({ type: 'repeat' }))).toEqual(['Welcome to my bakery, dear customer.', 'Today we have fresh croissants.', 'What would you like?']);
   });
 
   it('a flow with model states cannot run without a model', async () => {

@@ -44,16 +44,16 @@ class Runtime implements DialogRuntime {
     this.reader = new SlotReader(flow.definition, options.language, extractor, options.now ?? (() => new Date()));
   }
 
-  async start(): Promise<DialogOutput[]> {
+  async start(early?: (outputs: DialogOutput[]) => void): Promise<DialogOutput[]> {
     if (this.started) throw new PalabreError('bad_request', `dialog of flow ${this.flow.id} was already started`);
     this.started = true;
     return this.exclusive(async (batch) => {
       this.machine.agenda = [{ k: 'enter', state: this.flow.definition.start }];
       await this.machine.run(batch);
-    });
+    }, early);
   }
 
-  async handle(event: DialogEvent, signal?: AbortSignal): Promise<DialogOutput[]> {
+  async handle(event: DialogEvent, signal?: AbortSignal, early?: (outputs: DialogOutput[]) => void): Promise<DialogOutput[]> {
     if (!this.started) throw new PalabreError('bad_request', `dialog of flow ${this.flow.id} got a ${event.type} event before start()`);
     throwIfAborted(signal, `dialog event ${event.type}`);
     const m = this.machine;
@@ -61,7 +61,7 @@ class Runtime implements DialogRuntime {
     if (event.type === 'action-result') {
       return this.exclusive(async (batch) => {
         if (m.settle(event.id, event.ok, event.data, event.error)) await m.run(batch, signal);
-      });
+      }, early);
     }
     if (event.type === 'hangup') {
       return this.exclusive(async (batch) => {
@@ -91,7 +91,7 @@ class Runtime implements DialogRuntime {
           break;
       }
       await m.run(batch, signal);
-    });
+    }, early);
   }
 
   snapshot(): DialogSnapshot {
@@ -99,11 +99,11 @@ class Runtime implements DialogRuntime {
   }
 
   /** One event at a time: a second call while the first awaits the classifier would interleave two turns. */
-  private async exclusive(work: (batch: Batch) => Promise<void>): Promise<DialogOutput[]> {
+  private async exclusive(work: (batch: Batch) => Promise<void>, early?: (outputs: DialogOutput[]) => void): Promise<DialogOutput[]> {
     if (this.busy) throw new PalabreError('internal', `dialog of flow ${this.flow.id} got an event while still handling the previous one`);
     this.busy = true;
     try {
-      const batch = new Batch();
+      const batch = new Batch(early);
       await work(batch);
       return batch.outputs();
     } finally {

@@ -94,9 +94,14 @@ export interface DialogSnapshot {
 
 export interface DialogRuntime {
   /** Enters the flow's start state; returns what to say and how to listen. */
-  start(): Promise<DialogOutput[]>;
-  /** Feeds one event; returns the outputs it caused, in order. */
-  handle(event: DialogEvent, signal?: AbortSignal): Promise<DialogOutput[]>;
+  start(early?: (outputs: DialogOutput[]) => void): Promise<DialogOutput[]>;
+  /**
+   * Feeds one event; returns the outputs it caused, in order. Outputs ready
+   * before the dialog is done (the first sentences of a streamed model reply,
+   * with the events and says before them) go to `early` as they come and are
+   * not repeated in the result.
+   */
+  handle(event: DialogEvent, signal?: AbortSignal, early?: (outputs: DialogOutput[]) => void): Promise<DialogOutput[]>;
   snapshot(): DialogSnapshot;
 }
 

@@ -1,21 +1,23 @@
 /**
  * Intent classification by meaning: the examples are embedded once (lazily,
- * per language, cached) by an OpenAI-compatible `POST {baseUrl}/embeddings`,
- * and an utterance goes to the intent of its nearest example by cosine
- * similarity. One request per utterance.
+ * per language, cached) by an OpenAI-compatible `POST {baseUrl}/embeddings`
+ * (the shared client of src/engines/openai), and an utterance goes to the
+ * intent of its nearest example by cosine similarity. One request per
+ * utterance.
  *
  * Cosine similarity is not a probability and its range depends on the model
  * (some models put unrelated sentences at 0.7); `similarityFloor` and
  * `similarityCeil` map it linearly onto the 0..1 confidence the chain compares
  * with its threshold.
  */
-import { z } from 'zod';
+import { createOpenAiClient, type OpenAiServerOptions } from '../../engines/openai/client.js';
+import { createEmbedder } from '../../engines/openai/embeddings.js';
 import { PalabreError } from '../../errors.js';
 import type { IntentClassifier, IntentDefinition, IntentResult } from '../types.js';
-import { postJson, type ServerOptions } from './http.js';
 import { primaryLanguage } from './normalize.js';
 
-export interface EmbeddingsClassifierOptions extends ServerOptions {
+export interface EmbeddingsClassifierOptions extends OpenAiServerOptions {
+  model: string;
   intents: IntentDefinition[];
   /** Below this confidence the result is `intent: null`. Default 0.5. */
   threshold?: number;
@@ -36,10 +38,6 @@ export interface EmbeddingsClassifier extends IntentClassifier {
   prepare(language: string, signal?: AbortSignal): Promise<void>;
 }
 
-const responseSchema = z.object({
-  data: z.array(z.object({ embedding: z.array(z.number()), index: z.number().int().nonnegative() })),
-});
-
 interface Index {
   intents: string[];
   vectors: Float64Array[];
@@ -54,22 +52,8 @@ export function createEmbeddingsClassifier(options: EmbeddingsClassifierOptions)
   const batchSize = Math.max(1, options.batchSize ?? 128);
   const indexes = new Map<string, Promise<Index>>();
 
-  async function embed(texts: string[], signal: AbortSignal | undefined, timeoutMs: number): Promise<Float64Array[]> {
-    const json = await postJson(options, 'embeddings', { input: texts, model: options.model }, { what: 'embeddings', signal, timeoutMs });
-    const parsed = responseSchema.safeParse(json);
-    const url = `${options.baseUrl.replace(/\/+$/, '')}/embeddings`;
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new PalabreError('engine_failed', `embeddings server ${url} answered an unexpected shape: ${issue.path.join('.') || 'body'}: ${issue.message}`);
-    }
-    const out = new Array<Float64Array | undefined>(texts.length);
-    for (const item of parsed.data.data) if (item.index < texts.length) out[item.index] = normalise(item.embedding);
-    const missing = out.findIndex((v) => v === undefined);
-    if (missing >= 0) throw new PalabreError('engine_failed', `embeddings server ${url} answered ${parsed.data.data.length} embeddings for ${texts.length} inputs (none for input ${missing})`);
-    const dims = out[0]?.length ?? 0;
-    if (dims === 0 || out.some((v) => v?.length !== dims)) throw new PalabreError('engine_failed', `embeddings server ${url} answered embeddings of differing or zero length`);
-    return out as Float64Array[];
-  }
+  const embedder = createEmbedder({ client: createOpenAiClient(options), model: options.model });
+  const embed = (texts: string[], signal: AbortSignal | undefined, timeoutMs: number) => embedder.embed(texts, { signal, timeoutMs });
 
   function indexFor(language: string): Promise<Index> {
     let index = indexes.get(language);
@@ -121,13 +105,6 @@ export function createEmbeddingsClassifier(options: EmbeddingsClassifierOptions)
       return { intent: confidence >= threshold ? bestIntent : null, confidence, source };
     },
   };
-}
-
-function normalise(v: number[]): Float64Array {
-  let norm = 0;
-  for (const x of v) norm += x * x;
-  norm = Math.sqrt(norm) || 1;
-  return Float64Array.from(v, (x) => x / norm);
 }
 
 /** Waits for `promise` unless `signal` fires first (the work itself goes on, for the next caller). */

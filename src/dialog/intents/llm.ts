@@ -1,6 +1,7 @@
 /**
  * Intent classification by an LLM behind an OpenAI-compatible
- * `POST {baseUrl}/chat/completions` (non-streaming), with structured output:
+ * `POST {baseUrl}/chat/completions` (non-streaming, through the shared client
+ * of src/engines/openai), with structured output:
  * the answer must be JSON `{intent, confidence, slots}` where `intent` is one
  * of the candidate intents or "none". Strict JSON schemas cannot hold a free
  * object, so slots travel as `[{name, value}]` pairs (an object is accepted
@@ -8,12 +9,13 @@
  * anything else is an error naming the server.
  */
 import { z } from 'zod';
+import { createOpenAiClient, type OpenAiServerOptions } from '../../engines/openai/client.js';
 import { PalabreError } from '../../errors.js';
 import type { IntentClassifier, IntentDefinition, IntentResult } from '../types.js';
-import { endpoint, postJson, type ServerOptions } from './http.js';
 import { primaryLanguage } from './normalize.js';
 
-export interface LlmClassifierOptions extends ServerOptions {
+export interface LlmClassifierOptions extends OpenAiServerOptions {
+  model: string;
   intents: IntentDefinition[];
   /** Below this confidence the result is `intent: null`. Default 0.5. */
   threshold?: number;
@@ -64,7 +66,8 @@ export function createLlmClassifier(options: LlmClassifierOptions): IntentClassi
   const threshold = options.threshold ?? 0.5;
   const source = options.source ?? 'llm';
   const perIntent = options.examplesPerIntent ?? 3;
-  const url = endpoint(options.baseUrl, 'chat/completions');
+  const client = createOpenAiClient(options);
+  const url = client.url('chat/completions');
 
   function prompt(defs: IntentDefinition[], language: string): string {
     const lines = defs.map((d) => {
@@ -101,7 +104,7 @@ export function createLlmClassifier(options: LlmClassifierOptions): IntentClassi
         ],
         response_format: { type: 'json_schema', json_schema: { name: 'intent', strict: true, schema: intentSchema(names) } },
       };
-      const json = await postJson(options, 'chat/completions', body, { what: 'LLM', signal });
+      const json = await client.json('chat/completions', { json: body, what: `LLM server ${url}`, signal });
       const completion = completionSchema.safeParse(json);
       if (!completion.success) throw new PalabreError('engine_failed', `LLM server ${url} answered an unexpected shape: ${describe(completion.error)}`);
       const message = completion.data.choices[0].message;
