@@ -4,6 +4,7 @@ import type { Stt } from '../engines/stt/types.js';
 import type { PhraseCache } from '../engines/tts/phrase-cache.js';
 import type { Tts } from '../engines/tts/types.js';
 import { PalabreError } from '../errors.js';
+import { type Breakers, type ChainHooks, FallbackStt, FallbackTts } from '../engines/fallback.js';
 import type { SessionEngines } from './session.js';
 
 /** The configured TTS when it speaks `language`, else the first loaded one that does. */
@@ -41,4 +42,28 @@ export function sessionEngines(engines: Engines, language: string, cache: Phrase
     throw new PalabreError('engine_unavailable', `a call needs a voice activity detector and none is loaded${status?.reason ? `: ${status.reason}` : ''}`);
   }
   return { vad: engines.vad, stt: sttFor(engines, language), tts: ttsFor(engines, language), cache, denoiser: denoise ? engines.denoiser : undefined, resampler: engines.resampler };
+}
+
+/**
+ * The call's recogniser and voice, each backed by the configured fallbacks
+ * that serve `language` (`engines.stt.fallback`, `engines.tts.fallback`); the
+ * engines themselves unchanged when no fallback applies.
+ */
+export function withFallbacks(
+  chosen: SessionEngines,
+  engines: Engines,
+  fallbacks: { stt: readonly string[]; tts: readonly string[] },
+  language: string,
+  breakers: Breakers,
+  hooks: ChainHooks,
+): SessionEngines {
+  const primary = language.split('-')[0];
+  const fits = (languages: readonly string[]): boolean => languages.length === 0 || languages.some((l) => l === language || l.split('-')[0] === primary);
+  const sttChain = [chosen.stt, ...fallbacks.stt.map((n) => engines.stt.get(n)).filter((s): s is Stt => s !== undefined && s !== chosen.stt && s.sampleRate === chosen.stt.sampleRate && fits(s.languages))];
+  const ttsChain = [chosen.tts, ...fallbacks.tts.map((n) => engines.tts.get(n)).filter((t): t is Tts => t !== undefined && t !== chosen.tts && fits(t.languages))];
+  return {
+    ...chosen,
+    stt: sttChain.length > 1 ? new FallbackStt(sttChain, breakers, hooks) : chosen.stt,
+    tts: ttsChain.length > 1 ? new FallbackTts(ttsChain, breakers, engines.resampler, hooks) : chosen.tts,
+  };
 }

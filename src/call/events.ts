@@ -72,6 +72,8 @@ export type CallEventBody =
   | { type: 'effect'; id: string; kind: 'save_record' | 'webhook'; ok: boolean; durationMs: number; error?: string }
   | { type: 'record'; kind: string; data: Record<string, unknown> }
   | { type: 'error'; stage: EngineStage; code: string; message: string }
+  /** An engine of a fallback chain failed (or was skipped, its breaker open) and the next one took over. */
+  | { type: 'fallback'; stage: 'stt' | 'tts'; from: string; to: string; reason: string }
   | { type: 'turn'; timeline: TurnTimeline };
 
 export type CallEvent = Base & CallEventBody;

@@ -12,8 +12,11 @@ import type { FlowRegistry } from '../dialog/loader.js';
 import { createDialogRuntime } from '../dialog/runtime.js';
 import type { Engines } from '../engines/registry.js';
 import { PhraseCache } from '../engines/tts/phrase-cache.js';
+import type { Tts } from '../engines/tts/types.js';
+import { PIPELINE_RATE } from '../audio/frame.js';
 import type { Logger } from '../log.js';
-import { sessionEngines } from './engines.js';
+import { Breakers, type FallbackInfo } from '../engines/fallback.js';
+import { sessionEngines, withFallbacks } from './engines.js';
 import type { CallEvent, CallSummary } from './events.js';
 import type { CallIO } from './io.js';
 
@@ -64,10 +67,40 @@ export type CallFactory = (args: CallFactoryArgs) => Promise<CallSession>;
 export function createCallFactory(deps: CallFactoryDeps): CallFactory {
   // Greetings and prompts repeat from call to call: one cache for all of them.
   const cache = new PhraseCache({ maxEntries: deps.config.engines.tts.cacheEntries, maxBytes: deps.config.engines.tts.cacheBytes, resampler: deps.engines.resampler, resampleQuality: deps.config.audio.resampleQuality });
+  // Shared by every call: an engine that keeps failing is skipped by all of them for a while.
+  const breakers = new Breakers(deps.config.engines.breaker);
+  const apologies = new Map<string, Promise<boolean>>();
+  /** Renders the apology of `language` with `tts` into the cache once (in the background: no call waits for it). */
+  const prepareApology = (tts: Tts, language: string, logger: Logger): { text: string; language: string } | undefined => {
+    const text = deps.config.call.apology[language] ?? deps.config.call.apology[language.split('-')[0]];
+    if (!text) return undefined;
+    const key = `${tts.name}|${language}`;
+    if (!apologies.has(key)) {
+      const ready = cache.preload(tts, [{ text, language }], { encoding: 'pcm16', sampleRate: PIPELINE_RATE }).then(
+        () => true,
+        (err: unknown) => {
+          logger.warn({ err: err instanceof Error ? err.message : String(err), language }, 'could not render the apology; the next call tries again');
+          apologies.delete(key);
+          return false;
+        },
+      );
+      apologies.set(key, ready);
+    }
+    return { text, language };
+  };
   return async ({ io, meta, logger }) => {
     const flow = (await deps.flows()).get(meta.flow);
     const dialog = createDialogRuntime(flow, { language: meta.language, classifier: createFlowClassifier(flow), llm: deps.llm });
-    const engines = sessionEngines(deps.engines, meta.language, cache, deps.config.preprocess.denoise);
+    // The engines are only used by the session, so it exists by the time one falls back.
+    const current: { session?: CallSession } = {};
+    const onFallback = (i: FallbackInfo): void => {
+      logger.warn({ stage: i.kind, from: i.from, to: i.to, reason: i.reason }, 'engine failed; the next one of the chain takes over');
+      current.session?.report({ type: 'fallback', stage: i.kind, from: i.from, to: i.to, reason: i.reason });
+    };
+    const fallbacks = { stt: deps.config.engines.stt.fallback, tts: deps.config.engines.tts.fallback };
+    const chosen = withFallbacks(sessionEngines(deps.engines, meta.language, cache, deps.config.preprocess.denoise), deps.engines, fallbacks, meta.language, breakers, { onFallback });
+    const apology = prepareApology(chosen.tts, meta.language, logger);
+    const engines = apology ? { ...chosen, apology } : chosen;
     const observations: CallObservation[] = [];
     let callIo = io;
     for (const observer of deps.observers ?? []) {
@@ -80,7 +113,7 @@ export function createCallFactory(deps: CallFactoryDeps): CallFactory {
         logger.error({ err }, 'a call observer failed to open; the call goes on without it');
       }
     }
-    const session = createCallSession({ io: callIo, dialog, engines, language: meta.language, logger, options: deps.session ?? callSessionOptions(deps.config) });
+    const session = (current.session = createCallSession({ io: callIo, dialog, engines, language: meta.language, logger, options: deps.session ?? callSessionOptions(deps.config) }));
     for (const o of observations) if (o.onEvent) session.on('event', o.onEvent.bind(o));
     return observations.length === 0 ? session : observed(session, observations, logger);
   };
@@ -107,6 +140,7 @@ function observed(session: CallSession, observations: CallObservation[], logger:
       return summary;
     },
     end: (reason, detail) => session.end(reason, detail),
+    report: (event) => session.report(event),
     on: (event, listener) => session.on(event, listener),
     off: (event, listener) => session.off(event, listener),
   };

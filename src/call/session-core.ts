@@ -27,6 +27,8 @@ export interface SessionEngines {
   cache: PhraseCache;
   denoiser?: Denoiser;
   resampler: ResamplerFactory;
+  /** Said when the bot's voice fails: rendered into the phrase cache's static tier at start-up, so it plays without the TTS. */
+  apology?: { text: string; language: string };
 }
 
 export interface CallSessionOptions {
@@ -70,6 +72,8 @@ export interface CallSession {
   end(reason: CallEndReason, detail?: string): Promise<void>;
   on(event: 'event', listener: (e: CallEvent) => void): void;
   off(event: 'event', listener: (e: CallEvent) => void): void;
+  /** Adds an event from outside the session's own parts (an engine chain's fallback); ignored once the call has ended. */
+  report(event: CallEventBody): void;
 }
 
 
@@ -111,8 +115,8 @@ export interface SessionCore {
   requestEnd(reason: CallEndReason, detail?: string): void;
   /** A failure the call cannot go on with. */
   fault(stage: EngineStage, err: unknown): void;
-  /** An engine failure the call may survive (it ends after maxEngineErrors in a row). */
-  engineFailure(stage: 'stt' | 'tts', err: unknown): void;
+  /** An engine failure: 'retry' (ask the caller again) or 'error-path' (the dialog was sent down its error path). */
+  engineFailure(stage: 'stt' | 'tts', err: unknown): 'retry' | 'error-path';
   engineSucceeded(stage: 'stt' | 'tts'): void;
   /** Queues bot speech; `turn` gets its reply timings. */
   speak(req: SayRequest, turn?: TurnTimeline): void;

@@ -220,7 +220,7 @@ describe('calls are isolated', () => {
     const cache = new PhraseCache({ resampler: engines.resampler });
     const a = startCall({ vad: engines.vad, stt: broken, tts: engines.tts, cache, resampler: engines.resampler }, failing);
     const b = startCall({ vad: engines.vad, stt: new SpyStt(engines.stt), tts: engines.tts, cache, resampler: engines.resampler }, healthy);
-    // The failing caller answers three times: each time the STT fails and the bot asks again, then gives up.
+    // The failing caller answers three times: each time the STT fails and the bot asks again; the third time the flow's error path runs.
     for (let i = 0; i < 3; i++) {
       void a.io.waitForBot('speaking');
       void a.io.waitForBot('silent');
@@ -230,13 +230,33 @@ describe('calls are isolated', () => {
     void b.io.say(answer);
     const [sa, sb] = await Promise.all([a.summary, b.summary]);
 
-    expect(sa.endReason).toBe('error');
+    expect(sa.endReason).toBe('bot_hangup');
     expect(sa.errors.map((e) => e.stage)).toEqual(['stt', 'stt', 'stt']);
-    expect(failing.events).toEqual([{ type: 'repeat' }, { type: 'repeat' }]);
+    expect(failing.events).toEqual([{ type: 'repeat' }, { type: 'repeat' }, { type: 'error', reason: 'stt: decoder crashed' }]);
 
     expect(sb.endReason).toBe('bot_hangup');
     expect(sb.errors).toEqual([]);
     expect(healthy.utterances()).toEqual([expect.stringMatching(/internet connection/)]);
     expect(sb.transcript.map((l) => l.role)).toEqual(['bot', 'caller', 'bot']);
+  });
+});
+
+describe('when the engines fail', () => {
+  it('the bot whose voice fails says the cached apology and the flow\'s error path transfers the caller', async () => {
+    const apology = { text: 'Sorry, we are having a technical problem.', language: 'en' };
+    const voice = new SpyTts(engines.tts);
+    const cache = new PhraseCache({ resampler: engines.resampler });
+    // As the call factory does at start-up, while the voice still works.
+    await cache.preload(voice, [apology], { encoding: 'pcm16', sampleRate: 16_000 });
+    voice.failWith = new PalabreError('engine_failed', 'every text-to-speech engine failed: cloudvoice: 503');
+    const dialog = new ScriptedDialog([say('Welcome to the support line.'), listen()], (e) => (e.type === 'error' ? [say('I am transferring you.'), { type: 'transfer', target: 'agents', reason: 'error' }] : []));
+    const call = startCall({ vad: engines.vad, stt: engines.stt, tts: voice, cache, resampler: engines.resampler, apology }, dialog);
+    const summary = await call.summary;
+    expect(summary.endReason).toBe('transfer');
+    expect(dialog.events).toEqual([{ type: 'error', reason: expect.stringMatching(/^tts: every text-to-speech engine failed/) }]);
+    // The apology was played (the caller heard it, whole); the prompts the dead voice could not say were not.
+    expect(summary.transcript).toEqual([expect.objectContaining({ role: 'bot', text: apology.text })]);
+    expect(call.io.playedMs()).toBeGreaterThan(1000);
+    expect(summary.errors.map((e) => e.stage)).toEqual(['tts', 'tts']);
   });
 });

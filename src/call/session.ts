@@ -70,6 +70,9 @@ class Session implements CallSession, SessionCore {
   private maxCallTimer: TimerHandle | undefined;
   /** Failures in a row, per engine: a success of that engine resets its count. */
   private readonly engineErrors = { stt: 0, tts: 0 };
+  /** Times the engines sent the dialog down its error path; the apology is said once. */
+  private errorPaths = 0;
+  private apologised = false;
 
   constructor(args: CreateCallSessionArgs) {
     this.io = args.io;
@@ -116,6 +119,10 @@ class Session implements CallSession, SessionCore {
 
   off(_event: 'event', listener: (e: CallEvent) => void): void {
     this.record.listeners.delete(listener);
+  }
+
+  report(event: CallEventBody): void {
+    this.emit(event);
   }
 
   run(): Promise<CallSummary> {
@@ -194,15 +201,33 @@ class Session implements CallSession, SessionCore {
     this.requestEnd('error', `${stage}: ${why}`);
   }
 
-  engineFailure(stage: 'stt' | 'tts', err: unknown): void {
+  /**
+   * The engines (their whole fallback chain) failed. The bot cannot speak: the
+   * caller hears the apology the factory cached at start-up, and the flow's
+   * error path runs (its transfer still happens even if its own words fail).
+   * The caller could not be understood: they are asked again, and after
+   * `maxEngineErrors` failures in a row the flow's error path runs. A flow
+   * with no error state hangs up; a second error path ends the call.
+   */
+  engineFailure(stage: 'stt' | 'tts', err: unknown): 'retry' | 'error-path' {
     this.record.error(stage, err, this.now());
     const why = err instanceof Error ? err.message : String(err);
     this.logger.warn({ stage, err: why }, 'engine failed during a call');
     const count = ++this.engineErrors[stage];
-    if (count >= this.options.maxEngineErrors) {
-      this.logger.error({ stage }, 'engine failed too many times in a row; ending the call');
-      this.requestEnd('error', `${stage} failed ${count} times in a row: ${why}`);
+    if (stage === 'stt' && count < this.options.maxEngineErrors) return 'retry';
+    this.engineErrors[stage] = 0;
+    if (++this.errorPaths > this.options.maxEngineErrors) {
+      this.logger.error({ stage }, 'engines keep failing, also on the error path; ending the call');
+      this.requestEnd('error', `${stage} failed on the error path: ${why}`);
+      return 'error-path';
     }
+    if (stage === 'tts' && this.engines.apology && !this.apologised) {
+      this.apologised = true;
+      this.speak(this.engines.apology);
+    }
+    this.logger.error({ stage, count }, 'engine failed; running the flow\'s error path');
+    this.toDialog({ type: 'error', reason: `${stage}: ${why}` });
+    return 'error-path';
   }
 
   engineSucceeded(stage: 'stt' | 'tts'): void {

@@ -179,8 +179,9 @@ export class TurnHandler {
     const core = this.core;
     if (core.ending()) return;
     if (!t.ok) {
-      core.engineFailure('stt', t.error);
+      const next = core.engineFailure('stt', t.error);
       this.finish(turn, 'failed');
+      if (next === 'error-path') return;
       // The caller was not understood: take up what they cut, or have the dialog ask again.
       if (turn.bargeIn) this.resumeAfter(turn);
       else core.toDialog({ type: 'repeat' });

@@ -89,6 +89,9 @@ class Runtime implements DialogRuntime {
         case 'repeat':
           m.agenda = [{ k: 'repeat' }, { k: 'listen' }];
           break;
+        case 'error':
+          m.fail(event.reason);
+          break;
       }
       await m.run(batch, signal);
     }, early);

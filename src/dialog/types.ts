@@ -78,6 +78,8 @@ export type DialogEvent =
   /** The caller asked to hear the last prompt again, or a false barge-in cut it. */
   | { type: 'repeat' }
   | { type: 'action-result'; id: string; ok: boolean; data?: Record<string, unknown>; error?: string }
+  /** The call's engines failed: the flow's error path runs (its `error` state, or a hang-up). */
+  | { type: 'error'; reason: string }
   | { type: 'hangup'; reason: string };
 
 export interface DialogSnapshot {
