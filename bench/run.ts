@@ -2,7 +2,7 @@
  * `npm run bench [-- --quick] [names…]`: runs each benchmark module and prints
  * its figures. A benchmark that throws fails the run, so CI notices.
  */
-const ALL = ['audio', 'vad', 'denoise', 'chain', 'tts', 'stt', 'http', 'intents', 'call'] as const;
+const ALL = ['audio', 'vad', 'denoise', 'chain', 'tts', 'stt', 'http', 'intents', 'call', 'reply', 'calls', 'store'] as const;
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');

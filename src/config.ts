@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { OPENAI_PRESET_NAMES } from './engines/openai/presets.js';
 import { PalabreError } from './errors.js';
 
 const LANGUAGE = z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'a language tag such as fr, en or en-US');
@@ -18,6 +19,7 @@ const serverSchema = z.strictObject({
   host: z.string().default('127.0.0.1').describe('Address the HTTP server binds to; 0.0.0.0 to accept other machines.'),
   port: z.coerce.number().int().min(0).max(65535).default(8080).describe('HTTP port (0 picks a free one).'),
   authToken: z.string().optional().describe('When set, every API route except /health and /docs requires `Authorization: Bearer <token>`.'),
+  adminToken: z.string().optional().describe('Token of the operator API (/api/calls, /api/records, /api/stats and their CSV and recordings), sent as `Authorization: Bearer <token>`; `authToken` does not open it. Unset, the operator API answers only while the server listens on a loopback address.'),
   corsOrigins: z.array(z.string()).default([]).describe('Origins allowed by CORS; none by default.'),
   maxUploadBytes: z.coerce.number().int().positive().default(25 * 1024 * 1024).describe('Largest accepted request body or uploaded file; larger gets 413.'),
   requestTimeoutMs: z.coerce.number().int().positive().default(120_000).describe('Longest a request may take before the server answers 503.'),
@@ -46,12 +48,26 @@ const denoiseSchema = z.strictObject({
   failsafe: z.boolean().default(true).describe('On a noise-suppressor failure pass the original audio through (logged and counted) instead of failing.'),
 });
 
+const elevenlabsSchema = z.strictObject({
+  apiKey: z.string().optional().describe('ElevenLabs API key, sent as the `xi-api-key` header; never logged. The engine loads only when it is set.'),
+  baseUrl: z.string().trim().regex(/^https?:\/\/[^\s/]+/, 'an http(s) URL such as https://api.elevenlabs.io').default('https://api.elevenlabs.io').describe('ElevenLabs API server (a regional one such as https://api.eu.residency.elevenlabs.io, or a compatible local server); stream-input uses the same host over ws(s).'),
+  voiceId: z.string().default('').describe('Voice used when a request names none and its language has none in `voices`.'),
+  voices: z.record(z.string(), z.string()).default({}).describe('Voice id per language (fr=<voice id>,en=<voice id>).'),
+  modelId: z.string().default('eleven_flash_v2_5').describe('Model: eleven_flash_v2_5 (lowest latency, 32 languages), eleven_turbo_v2_5, eleven_multilingual_v2, or eleven_flash_v2 (English only).'),
+  withTimestamps: z.boolean().default(true).describe('Ask for character alignment with the audio, so a barge-in knows which words were heard.'),
+  connectTimeoutMs: z.coerce.number().int().positive().default(5_000).describe('Longest wait to connect (TCP and TLS, or the WebSocket handshake).'),
+  firstByteTimeoutMs: z.coerce.number().int().positive().default(5_000).describe('Longest wait for the first audio after connecting (after the first text on stream-input), and over HTTP between two chunks.'),
+  timeoutMs: z.coerce.number().int().positive().default(30_000).describe('Longest one synthesis may take from start to last audio.'),
+});
+
 const ttsSchema = z.strictObject({
   engine: z.enum(['espeak', 'flite', 'elevenlabs', 'openai']).default('espeak').describe('Default text-to-speech engine (elevenlabs and openai need their section configured).'),
   language: LANGUAGE.default('fr').describe('Language spoken when a request names none.'),
   voices: z.record(z.string(), z.string()).default({ fr: 'fr', en: 'en-us' }).describe('Default voice per language.'),
   cacheEntries: z.coerce.number().int().min(0).default(500).describe('Dynamic phrases kept in the LRU phrase cache.'),
   cacheBytes: z.coerce.number().int().min(0).default(64 * 1024 * 1024).describe('Byte bound of the phrase cache.'),
+  fallback: z.array(z.enum(['espeak', 'flite', 'elevenlabs', 'openai'])).default([]).describe('Engines that speak, in order, when the default one fails before any audio (for example [espeak] behind elevenlabs).'),
+  elevenlabs: elevenlabsSchema.default(elevenlabsSchema.parse({})),
 });
 
 const pocketsphinxSchema = z.strictObject({
@@ -68,6 +84,23 @@ const sherpaSchema = z.strictObject({
   numThreads: z.coerce.number().int().min(1).max(16).default(1).describe('Threads per sherpa-onnx recogniser.'),
 });
 
+const deepgramSchema = z.strictObject({
+  apiKey: z.string().optional().describe('Deepgram API key, sent as `Authorization: Token <key>` and never logged; the deepgram engine loads only when it is set.'),
+  baseUrl: z.string().trim().url().default('https://api.deepgram.com').describe('Deepgram API base URL (REST); the live WebSocket uses the same host over wss:// (ws:// for http://). A self-hosted Deepgram or a test server goes here.'),
+  model: z.string().min(1).default('nova-3').describe('Deepgram model (nova-3, nova-2-phonecall…). Hints go as `keyterm` to Nova-3 models, as `keywords` to older ones.'),
+  language: z.string().regex(/^([a-z]{2,3}(-[A-Za-z0-9]{2,8})*|multi)$/, 'a language tag such as en or en-US, or multi').default('en').describe('Language asked for when a call or request names none (multi: Nova-3 code-switching).'),
+  encoding: z.enum(['linear16', 'mulaw']).default('linear16').describe('How audio is sent: 16-bit PCM, or G.711 µ-law (telephone lines; pair with sampleRate 8000).'),
+  sampleRate: z.coerce.number().int().min(8000).max(48_000).default(16_000).describe('Rate of the audio sent to Deepgram; the pipeline resamples to it.'),
+  endpointingMs: z.coerce.number().int().min(0).max(10_000).default(300).describe('Silence (ms) after which Deepgram finalises a segment (`endpointing`, marks speech_final); 0 turns it off. A dialog state\'s own setting overrides it.'),
+  utteranceEndMs: z.coerce.number().int().refine((n) => n === 0 || n >= 1000, '0 (off) or at least 1000: interim results come about once a second, so shorter gaps cannot be seen').default(1000).describe('Gap (ms) after the last word for an UtteranceEnd message (`utterance_end_ms`); 0 turns it off.'),
+  vadEvents: z.boolean().default(true).describe('Ask for SpeechStarted events (`vad_events`), which can cut the bot off early on barge-in.'),
+  smartFormat: z.boolean().default(false).describe('Punctuation, capitals and formatted numbers in transcripts (`smart_format`).'),
+  connectTimeoutMs: z.coerce.number().int().positive().default(5000).describe('A connection (REST or live) not up within this long fails, marked retryable.'),
+  timeoutMs: z.coerce.number().int().positive().default(15_000).describe('Longest a pre-recorded transcription, or a live turn\'s final result after the end of speech, may take.'),
+  keepAliveMs: z.coerce.number().int().min(500).max(9000).default(4000).describe('KeepAlive interval while no audio is sent (the bot speaking); Deepgram closes a stream idle for 10 s.'),
+  finalizeWaitMs: z.coerce.number().int().min(50).default(1500).describe('Wait for the answer to Finalize at the end of a turn before asking with CloseStream instead (Deepgram answers Finalize only when it holds audio).'),
+});
+
 const sttSchema = z.strictObject({
   engine: z.enum(['pocketsphinx', 'sherpa', 'deepgram', 'openai']).default('pocketsphinx').describe('Default speech-to-text engine (deepgram and openai need their section configured).'),
   language: LANGUAGE.optional().describe('Language assumed when a request names none (default: the engine\'s own).'),
@@ -75,23 +108,72 @@ const sttSchema = z.strictObject({
   silenceDbfs: z.coerce.number().max(0).default(-60).describe('Audio whose level stays below this is refused with 422 audio_silent.'),
   degenerateMaxRepeats: z.coerce.number().int().min(2).default(6).describe('The same word or character repeated this many times in a row marks the output degenerate.'),
   degenerateAction: z.enum(['flag', 'drop']).default('flag').describe('flag: keep the text and set `degenerate`; drop: return empty text.'),
+  fallback: z.array(z.enum(['pocketsphinx', 'sherpa', 'deepgram', 'openai'])).default([]).describe('Engines that transcribe, in order, when the default one fails (for example [pocketsphinx] behind deepgram); a failed stream is re-transcribed from the turn\'s audio.'),
   pocketsphinx: pocketsphinxSchema.default(pocketsphinxSchema.parse({})),
   sherpa: sherpaSchema.default(sherpaSchema.parse({})),
+  deepgram: deepgramSchema.default(deepgramSchema.parse({})),
 });
 
+const HTTP_URL = z.string().trim().refine((s) => s === '' || /^https?:\/\/[^\s/]+/.test(s), 'an http(s) URL such as http://localhost:11434/v1, or empty');
+const OPENAI_PRESET = z.enum(OPENAI_PRESET_NAMES);
+
 const llmSchema = z.strictObject({
-  baseUrl: z.string().trim().refine((s) => s === '' || /^https?:\/\/[^\s/]+/.test(s), 'an http(s) URL such as http://localhost:11434/v1, or empty').default('').describe('OpenAI-compatible server that writes the replies of `llm` flow states, including the version prefix (https://api.openai.com/v1, http://localhost:11434/v1 for Ollama); empty means no language model, and flows that need one refuse to load.'),
+  preset: OPENAI_PRESET.default('generic').describe('Which OpenAI-compatible service the server is (generic, openai, groq, mistral, ollama, vllm), for the request fields it accepts and its default URL and model.'),
+  baseUrl: HTTP_URL.default('').describe('OpenAI-compatible server that writes the replies of `llm` flow states, including the version prefix (https://api.openai.com/v1, http://localhost:11434/v1 for Ollama); empty means the preset\'s URL, and with the generic preset no language model (flows that need one refuse to load).'),
   apiKey: z.string().optional().describe('Sent as `Authorization: Bearer <key>` to the language model server; never logged.'),
-  model: z.string().default('').describe('Model the server is asked for (gpt-4o-mini, llama3.2…); required when `baseUrl` is set.'),
+  model: z.string().default('').describe('Model the server is asked for (gpt-4o-mini, llama3.2…); empty means the preset\'s default, required with the generic preset.'),
   timeoutMs: z.coerce.number().int().positive().default(30_000).describe('Longest a whole reply may take; a server that sends nothing for 10 s (or this, if shorter) fails sooner.'),
 });
 
+const openAiUseFields = (use: string) => ({
+  preset: OPENAI_PRESET.optional().describe(`Preset of the ${use} server when it is not engines.openai.preset.`),
+  baseUrl: HTTP_URL.optional().describe(`Base URL of the ${use} server when it is not engines.openai.baseUrl.`),
+  apiKey: z.string().optional().describe(`API key of the ${use} server when it is not engines.openai.apiKey; never logged.`),
+  model: z.string().default('').describe(`${use} model; empty means the preset's default.`),
+});
+
+const openAiSttSchema = z.strictObject(openAiUseFields('Transcription'));
+const openAiTtsSchema = z.strictObject({
+  ...openAiUseFields('Speech'),
+  voices: z.record(z.string(), z.string()).default({}).describe('Voice per language (fr=ff_siwis,en=af_heart); languages not listed take the preset\'s voice, and the engine speaks the languages either names.'),
+  sampleRate: z.coerce.number().int().refine((r) => [8000, 12000, 16000, 22050, 24000, 32000, 44100, 48000].includes(r), 'one of 8000, 12000, 16000, 22050, 24000, 32000, 44100, 48000').default(24_000).describe('Rate of the audio the engine hands on; the servers send 24 kHz PCM, resampled when this differs.'),
+});
+const openAiEmbeddingsSchema = z.strictObject(openAiUseFields('Embeddings'));
+
+const openAiSchema = z.strictObject({
+  preset: OPENAI_PRESET.default('openai').describe('Which OpenAI-compatible service serves transcription, speech and embeddings (openai, groq, mistral, ollama, vllm, speaches, kokoro, generic): its default URL, models and voices, and the request fields it accepts.'),
+  baseUrl: HTTP_URL.default('').describe('Server base URL including the version prefix (http://gpu-box:8000/v1); empty means the preset\'s.'),
+  apiKey: z.string().optional().describe('Sent as `Authorization: Bearer <key>`; never logged.'),
+  timeoutMs: z.coerce.number().int().positive().default(30_000).describe('Longest one request (a transcription, a spoken answer) may take.'),
+  connectTimeoutMs: z.coerce.number().int().positive().default(5_000).describe('Longest wait for a speech server to start sending audio, and for each next piece of it (transcriptions and embeddings have only timeoutMs).'),
+  stt: openAiSttSchema.default(openAiSttSchema.parse({})),
+  tts: openAiTtsSchema.default(openAiTtsSchema.parse({})),
+  embeddings: openAiEmbeddingsSchema.default(openAiEmbeddingsSchema.parse({})),
+});
+
+const realtimeSchema = z.strictObject({
+  baseUrl: z.string().trim().regex(/^wss?:\/\/[^\s/]+/, 'a ws:// or wss:// URL such as wss://api.openai.com/v1/realtime').default('wss://api.openai.com/v1/realtime').describe('OpenAI Realtime endpoint (speech-to-speech flows, `mode: realtime`); `?model=` is added per call.'),
+  apiKey: z.string().optional().describe('Sent as `Authorization: Bearer <key>` to the Realtime API; never logged. Flows with `mode: realtime` load only when it is set.'),
+  model: z.string().min(1).default('gpt-realtime').describe('Realtime model used when a flow names none.'),
+  voice: z.string().min(1).default('marin').describe('Voice used when a flow names none.'),
+  transcriptionModel: z.string().min(1).default('gpt-4o-mini-transcribe').describe('Model that transcribes the caller\'s turns for the call\'s transcript.'),
+  connectTimeoutMs: z.coerce.number().int().positive().default(5000).describe('The connection open and its session configured within this long, or the call ends with reason error.'),
+});
+
+const breakerSchema = z.strictObject({
+  failures: z.coerce.number().int().min(1).default(3).describe('Failures in a row after which an engine of a fallback chain is skipped by every call for the cool-down.'),
+  cooldownMs: z.coerce.number().int().min(0).default(30_000).describe('How long a failing engine is skipped before one call tries it again.'),
+});
+
 const enginesSchema = z.strictObject({
+  breaker: breakerSchema.default(breakerSchema.parse({})),
   vad: vadSchema.default(vadSchema.parse({})),
   denoise: denoiseSchema.default(denoiseSchema.parse({})),
   tts: ttsSchema.default(ttsSchema.parse({})),
   stt: sttSchema.default(sttSchema.parse({})),
   llm: llmSchema.default(llmSchema.parse({})),
+  openai: openAiSchema.default(openAiSchema.parse({})),
+  realtime: realtimeSchema.default(realtimeSchema.parse({})),
 });
 
 const modelsSchema = z.strictObject({
@@ -105,7 +187,25 @@ const callSchema = z.strictObject({
   prerollMs: z.coerce.number().int().min(0).max(2000).default(300).describe('Audio kept before the VAD confirms speech, so the first syllable reaches STT.'),
   sttTimeoutMs: z.coerce.number().int().positive().default(20_000).describe('Longest wait for a transcript of one turn.'),
   dialogTimeoutMs: z.coerce.number().int().positive().default(30_000).describe('Longest wait for the dialog (intent chain, LLM) to answer one turn.'),
-  maxEngineErrors: z.coerce.number().int().min(1).default(3).describe('Engine failures in a row after which the call ends with reason error.'),
+  maxEngineErrors: z.coerce.number().int().min(1).default(3).describe('Recognition failures in a row after which the flow\'s error path runs (and error paths after which the call ends with reason error).'),
+  apology: z
+    .strictObject({
+      fr: z.string().min(1).default('Désolé, nous rencontrons un problème technique.').describe('The apology in French.'),
+      en: z.string().min(1).default('Sorry, we are having a technical problem.').describe('The apology in English.'),
+    })
+    .prefault({})
+    .describe('Said when the bot\'s voice fails (every text-to-speech engine of the chain): rendered into the phrase cache at the first call so that it plays without the engine.'),
+});
+
+const pricingSchema = z.strictObject({
+  currency: z.string().min(1).default('USD').describe('Currency of the prices below and of the cost stored with each call.'),
+  stt: z.record(z.string(), z.strictObject({ perMinute: z.number().min(0).optional(), perRequest: z.number().min(0).optional() })).default({}).describe('Price per speech-to-text engine name (deepgram, openai…): per minute of audio sent, per request.'),
+  tts: z.record(z.string(), z.strictObject({ perThousandCharacters: z.number().min(0).optional(), perRequest: z.number().min(0).optional() })).default({}).describe('Price per text-to-speech engine name (elevenlabs, openai…): per thousand characters, per request.'),
+  llm: z
+    .record(z.string(), z.strictObject({ perMillionPromptTokens: z.number().min(0).optional(), perMillionCompletionTokens: z.number().min(0).optional(), perRequest: z.number().min(0).optional() }))
+    .default({})
+    .describe('Price per language model (its engine name, e.g. openai): per million prompt and completion tokens, per request.'),
+  enabled: z.boolean().default(false).describe('Turn the usage of each call into a cost with this table (stored with the call; engines absent from the table cost nothing).'),
 });
 
 const browserSchema = z.strictObject({
@@ -114,7 +214,7 @@ const browserSchema = z.strictObject({
 });
 
 const twilioSchema = z.strictObject({
-  authToken: z.string().optional().describe('Twilio auth token: when set, POST /twilio/voice requires a valid X-Twilio-Signature (403 otherwise).'),
+  authToken: z.string().optional().describe('Twilio auth token: when set, POST /twilio/voice and the WebSocket handshake of /twilio/media require a valid X-Twilio-Signature (403 otherwise).'),
   publicUrl: z.string().url().optional().describe('Base URL Twilio reaches this server at (signatures cover it; set it behind a proxy).'),
   defaultFlow: z.string().default('support-desk').describe('Flow a Twilio call runs when the stream names none.'),
   defaultLanguage: z.string().default('en').describe('Language of a Twilio call when the stream names none.'),
@@ -137,8 +237,55 @@ const audiosocketSchema = z.strictObject({
   flowHookTimeoutMs: z.coerce.number().int().positive().default(1500).describe('Longest wait for the flow hook (Asterisk gives up on a silent socket after 2 s).'),
 });
 
+const ariSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Run the Asterisk ARI Stasis application (events WebSocket, ExternalMedia RTP) with `palabre serve`.'),
+    url: z.string().trim().regex(/^https?:\/\/[^\s/]+/, 'an http(s) URL such as http://127.0.0.1:8088').default('http://127.0.0.1:8088').describe('Asterisk\'s HTTP server (http.conf, with its prefix if any); REST calls go to <url>/ari/…, events to ws(s)://…/ari/events.'),
+    username: z.string().default('palabre').describe('ARI user (a `type=user` section of ari.conf).'),
+    password: z.string().default('').describe('That user\'s password, sent with HTTP Basic auth; never logged.'),
+    app: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, dot, dash and underscore').default('palabre').describe('Stasis application name: the dialplan sends calls with `Stasis(<app>,…)`.'),
+    rtpHost: z.string().default('127.0.0.1').describe('Address the RTP sockets bind to; also the one Asterisk is told to send caller audio to unless rtpAdvertiseHost is set.'),
+    rtpAdvertiseHost: z.string().optional().describe('Address Asterisk reaches palabre\'s RTP sockets at, when it differs from rtpHost (NAT, containers).'),
+    rtpPortMin: z.coerce.number().int().min(1).max(65535).default(30_000).describe('Lowest UDP port for RTP (one even port per call).'),
+    rtpPortMax: z.coerce.number().int().min(1).max(65535).default(30_999).describe('Highest UDP port for RTP; keep the range clear of Asterisk\'s own (rtp.conf, 10000–20000 by default).'),
+    format: z.enum(['slin16', 'slin', 'ulaw', 'alaw']).default('slin16').describe('Audio format asked of externalMedia: slin16 (16 kHz linear, best for recognition), slin (8 kHz), ulaw or alaw.'),
+    rtpTimeoutMs: z.coerce.number().int().min(0).default(60_000).describe('A call whose RTP stops for this long is ended (Asterisk gone without a word); 0 never.'),
+    welcome: z.string().default('').describe('Media played to the caller before the bot starts, e.g. sound:hello-world or recording:greeting; empty plays nothing.'),
+    flow: z.string().default('support-desk').describe('Flow a call runs when neither the Stasis arguments (flow=…) nor the channel variable PALABRE_FLOW name one.'),
+    language: z.string().default('en').describe('Language of a call when neither language=… nor PALABRE_LANGUAGE says.'),
+    transferContext: z.string().default('palabre-transfer').describe('Dialplan context a transferred caller continues in (POST /channels/{id}/continue); PALABRE_TRANSFER_TARGET holds the flow\'s target.'),
+    transferExtension: z.string().default('').describe('Extension to continue at; empty uses the flow\'s transfer target (a target such as PJSIP/1001 is a redirect to that endpoint instead).'),
+    transferPriority: z.coerce.number().int().min(1).default(1).describe('Priority to continue at.'),
+    snoopRecord: z.array(z.enum(['in', 'both'])).default([]).describe('Asterisk-side recordings through snoop channels: `in` records the caller, `both` both directions; each becomes <app>-<channel id>-<dir> in Asterisk\'s recording directory.'),
+    recordingFormat: z.string().default('wav').describe('Format of those Asterisk recordings (wav, gsm, sln16…).'),
+    reconnectMinMs: z.coerce.number().int().positive().default(500).describe('First wait before reconnecting the events WebSocket; doubled on each failure.'),
+    reconnectMaxMs: z.coerce.number().int().positive().default(30_000).describe('Longest wait between reconnection attempts.'),
+    requestTimeoutMs: z.coerce.number().int().positive().default(5_000).describe('Longest one ARI REST request may take.'),
+    setupTimeoutMs: z.coerce.number().int().positive().default(15_000).describe('Longest wait for an event while setting a call up (welcome played, a new channel entering Stasis).'),
+    maxCalls: z.coerce.number().int().min(1).default(50).describe('ARI calls at once; more are hung up with cause congestion.'),
+  })
+  .refine((a) => a.rtpPortMin <= a.rtpPortMax, { message: 'rtpPortMin must not be above rtpPortMax', path: ['rtpPortMax'] });
+
 const flowsSchema = z.strictObject({
   dir: z.string().default('./flows').describe('Directory of flow files (*.yaml); `palabre flows list` shows what loads.'),
+});
+
+const storeSchema = z.strictObject({
+  enabled: z.boolean().default(true).describe('Keep calls, turns, events and records in the store; off runs calls without writing anything.'),
+  url: z.string().default('').describe('PostgreSQL URL (postgres://user:pass@host/db); empty uses the embedded PGlite database in `<dataDir>/db`; memory:// keeps it in memory (tests).'),
+  poolSize: z.coerce.number().int().min(1).max(100).default(4).describe('PostgreSQL connections the store keeps (PGlite has one).'),
+  queueMax: z.coerce.number().int().min(1).default(20_000).describe('Writes waiting for the database at most; beyond, new writes are dropped (logged and counted in palabre_store_dropped_total).'),
+  batchMs: z.coerce.number().int().min(1).max(10_000).default(200).describe('Queued writes are sent together at least this often (each batch is one transaction: longer saves database CPU, shorter narrows what a crash can lose).'),
+  batchMax: z.coerce.number().int().min(1).max(2000).default(500).describe('Writes sent in one transaction at most; a full batch is sent at once.'),
+  retries: z.coerce.number().int().min(0).max(20).default(5).describe('Attempts after the first for a batch the database refused to take (connection lost, database down), with backoff; then its writes are dropped.'),
+});
+
+const recordingsSchema = z.strictObject({
+  enabled: z.boolean().default(true).describe('Record both sides of every call into one stereo WAV (caller left, bot right), written as the call goes; a flow opts out with `recording: false`.'),
+  dir: z.string().default('').describe('Where recordings are kept; empty means `<dataDir>/recordings`.'),
+  format: z.enum(['wav', 'ogg', 'mp3']).default('wav').describe('Format kept after the call: wav, or ogg (Opus) / mp3 converted by ffmpeg (`audio.ffmpegPath`) once the call has ended; kept as WAV when ffmpeg is missing or fails.'),
+  retentionDays: z.coerce.number().min(0).default(90).describe('Days a recording is kept before the purge job deletes it (file and row); 0 keeps recordings for ever.'),
+  purgeIntervalMinutes: z.coerce.number().int().min(1).default(60).describe('How often the purge job looks for expired recordings.'),
 });
 
 const preprocessSchema = z.strictObject({
@@ -158,10 +305,14 @@ export const configSchema = z.strictObject({
   models: modelsSchema.default(modelsSchema.parse({})),
   flows: flowsSchema.default(flowsSchema.parse({})),
   call: callSchema.default(callSchema.parse({})),
+  pricing: pricingSchema.default(pricingSchema.parse({})),
   browser: browserSchema.default(browserSchema.parse({})),
   twilio: twilioSchema.default(twilioSchema.parse({})),
   audiosocket: audiosocketSchema.default(audiosocketSchema.parse({})),
+  ari: ariSchema.default(ariSchema.parse({})),
   preprocess: preprocessSchema.default(preprocessSchema.parse({})),
+  store: storeSchema.default(storeSchema.parse({})),
+  recordings: recordingsSchema.default(recordingsSchema.parse({})),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -170,7 +321,8 @@ export type PreprocessOptions = z.infer<typeof preprocessSchema>;
 /** The session options a call takes from the configuration. */
 export function callSessionOptions(config: Config) {
   const { vad } = config.engines;
-  return { ...config.call, turnTaking: { threshold: vad.threshold } };
+  const { apology: _apology, ...call } = config.call;
+  return { ...call, turnTaking: { threshold: vad.threshold } };
 }
 
 const SECRET_KEY = /(token|secret|password|apikey|api_key|key)$/i;

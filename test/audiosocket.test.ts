@@ -203,6 +203,42 @@ describe('AudioSocket server with real engines', () => {
     expect(ended.get(uuid)?.summary?.endReason).toBe('caller_hangup');
   }, 40_000);
 
+  it('ends a call whose client stops reading, counted with its cause, while a concurrent call goes on', async () => {
+    const server = await serve();
+    // A second server where only the time bound can trip: its byte bound is out of reach.
+    const timed = await serve({ io: { maxBufferedBytes: 1 << 30, writeStallMs: 1000 } });
+    const healthyUuid = randomUUID();
+    const healthy = await AsteriskAudioSocket.connect({ host: '127.0.0.1', port: server.port, uuid: healthyUuid });
+    // At 192 kHz (kind 0x18) palabre answers with 384 kB/s, so the megabytes the kernel buffers on
+    // loopback fill in seconds; at 8 kHz the same stall takes minutes to show.
+    const stalledUuids = [randomUUID(), randomUUID()];
+    const stalled = await Promise.all([server, timed].map((s, i) => AsteriskAudioSocket.connect({ host: '127.0.0.1', port: s.port, uuid: stalledUuids[i], kind: 0x18 })));
+    await until(() => stalled.every((c) => c.received.length > 10) && healthy.received.length > 10);
+    for (const c of stalled) c.stopReading();
+    const stalledAt = healthy.received.length;
+
+    await until(() => stalledUuids.every((u) => ended.has(u)), 45_000);
+    for (const uuid of stalledUuids) {
+      expect(ended.get(uuid)?.cause).toBe('not_reading');
+      expect(ended.get(uuid)?.summary?.endReason).toBe('transport_error');
+    }
+    expect(server.counters.ended.not_reading).toBe(1);
+    expect(timed.counters.ended.not_reading).toBe(1);
+    expect(server.counters).toMatchObject({ callsStarted: 2, callsEnded: 1, active: 1 });
+    for (const c of stalled) c.destroy();
+
+    // The other call was served throughout: a frame in every slot, no gap near Asterisk's 2 s timeout.
+    const during = healthy.pacing(stalledAt);
+    expect(during.frames).toBeGreaterThan(50);
+    expect(during.maxGapMs).toBeLessThan(1000);
+    await healthy.botDone(0, 300, 20_000);
+    healthy.hangup(true);
+    await healthy.closed;
+    expect(healthy.violations).toEqual([]);
+    await until(() => ended.has(healthyUuid));
+    expect(ended.get(healthyUuid)?.cause).toBe('hangup_frame');
+  }, 60_000);
+
   it('closes clients outside the allow-list at once and refuses calls beyond the cap with a hangup frame', async () => {
     const closedShop = await serve({ allow: ['10.0.0.0/8', '::2'] });
     const refused = await AsteriskAudioSocket.connect({ host: '127.0.0.1', port: closedShop.port, uuid: randomUUID() });

@@ -359,7 +359,9 @@ describe('palabre serve', () => {
 
   it('answers /health on the port from PALABRE_SERVER_PORT, refuses a taken port, and exits 0 on SIGTERM', async () => {
     const port = await freePort();
-    const child = start(['serve'], { PALABRE_SERVER_PORT: String(port), PALABRE_LOG_LEVEL: 'warn' });
+    // Each server keeps its calls in its own data directory (the embedded database is locked by the process that opens it).
+    const dataDirs = [mkdtempSync(join(tmpdir(), 'palabre-serve-')), mkdtempSync(join(tmpdir(), 'palabre-serve-'))];
+    const child = start(['serve'], { PALABRE_SERVER_PORT: String(port), PALABRE_LOG_LEVEL: 'warn', PALABRE_DATA_DIR: dataDirs[0] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once('exit', (code, signal) => done({ code, signal })));
@@ -379,7 +381,7 @@ describe('palabre serve', () => {
       expect(health!.version).toMatch(/^\d+\.\d+\.\d+/);
       expect(health!.engines).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'stt', name: 'pocketsphinx', loaded: true })]));
 
-      const second = await palabre(['serve', '--port', String(port)], { PALABRE_LOG_LEVEL: 'error' });
+      const second = await palabre(['serve', '--port', String(port)], { PALABRE_LOG_LEVEL: 'error', PALABRE_DATA_DIR: dataDirs[1] });
       expect(second.code).toBe(1);
       expect(second.err).toContain(`palabre: cannot listen on 127.0.0.1:${port}: the port is already in use`);
       expect(second.err).not.toMatch(/^\s+at /m);
@@ -392,6 +394,7 @@ describe('palabre serve', () => {
       await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
     }
   });
 });

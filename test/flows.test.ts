@@ -315,9 +315,10 @@ describe('palabre flows', () => {
     const lines = out.trim().split('\n');
     expect(lines[0]).toMatch(/^id\s+languages\s+states\s+llm\s+file\s+status$/);
     expect(lines[1]).toMatch(/^heating-leads\s+fr\s+8\s+no\s+\S+heating-leads\.yaml\s+ok$/);
-    expect(lines[2]).toMatch(/^speaking-coach\s+fr,en\s+5\s+yes\s+\S+speaking-coach\.yaml\s+error: .*no LLM is configured/);
-    expect(lines[3]).toMatch(/^support-desk\s+fr,en\s+9\s+no\s+\S+support-desk\.yaml\s+ok$/);
+    expect(lines[2]).toMatch(/^realtime-concierge\s+en,fr\s+2\s+yes\s+\S+realtime-concierge\.yaml\s+error: .*OpenAI Realtime API, which is not configured/);
+    expect(lines[3]).toMatch(/^speaking-coach\s+fr,en\s+5\s+yes\s+\S+speaking-coach\.yaml\s+error: .*no LLM is configured/);
+    expect(lines[4]).toMatch(/^support-desk\s+fr,en\s+9\s+no\s+\S+support-desk\.yaml\s+ok$/);
     const json = JSON.parse((await run(['list', '--dir', FLOWS, '--json'])).out) as Array<{ id: string; error?: string }>;
-    expect(json.map((f) => [f.id, f.error ?? 'ok'])).toEqual([['heating-leads', 'ok'], ['speaking-coach', 'ok'], ['support-desk', 'ok']]);
+    expect(json.map((f) => [f.id, f.error ?? 'ok'])).toEqual([['heating-leads', 'ok'], ['realtime-concierge', 'ok'], ['speaking-coach', 'ok'], ['support-desk', 'ok']]);
   });
 });

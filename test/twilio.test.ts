@@ -9,6 +9,7 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { PIPELINE_RATE } from '../src/audio/frame.js';
 import { encodeMulaw } from '../src/audio/g711.js';
 import { resampleWith } from '../src/audio/resample.js';
@@ -61,6 +62,14 @@ function referenceSignature(token: string, url: string, params: Record<string, s
   let data = url;
   for (const key of Object.keys(params).sort()) data += key + params[key];
   return createHmac('sha1', Buffer.from(token, 'utf8')).update(Buffer.from(data, 'utf8')).digest('base64');
+}
+
+/** One sample of a metric on /metrics (0 when absent), labels matched exactly. */
+async function metric(server: Server, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',');
+  const line = text.split('\n').find((l) => l.startsWith(want ? `${name}{${want}} ` : `${name} `));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
 }
 
 async function badInputCount(app: FastifyInstance, code: string): Promise<number> {
@@ -140,6 +149,17 @@ describe('Twilio Media Streams', () => {
     // Everything received was either played or dropped by the clear.
     expect(phone.playedMs).toBeLessThan(phone.receivedMs);
     expect(phone.playedMs).toBeGreaterThan(phone.receivedMs - 4_000);
+
+    // The server's counters saw the same call: one stream, ended by the bot, a mark per chunk, the clear.
+    const marksSent = phone.received.filter((m) => m.event === 'mark').length;
+    expect(await metric(server, 'palabre_twilio_events_total', { event: 'streamsStarted' })).toBe(1);
+    expect(await metric(server, 'palabre_twilio_events_total', { event: 'clears' })).toBe(phone.clears);
+    expect(await metric(server, 'palabre_twilio_streams_ended_total', { reason: 'bot_hangup' })).toBe(1);
+    expect(await metric(server, 'palabre_twilio_streams_active')).toBe(0);
+    expect(await metric(server, 'palabre_twilio_marks_total', { direction: 'sent' })).toBe(marksSent);
+    const echoed = await metric(server, 'palabre_twilio_marks_total', { direction: 'echoed' });
+    expect(echoed).toBeGreaterThan(0);
+    expect(echoed).toBeLessThanOrEqual(marksSent);
   }, 80_000);
 
   it('answers the voice webhook with TwiML and checks X-Twilio-Signature against the documented algorithm', async () => {
@@ -218,6 +238,11 @@ describe('Twilio Media Streams', () => {
     expect(await badInputCount(server.app, 'unknown-event')).toBe(1);
     expect(await badInputCount(server.app, 'unknown-stream')).toBe(1);
     expect(await badInputCount(server.app, 'malformed')).toBe(1);
+    for (const kind of ['garbage-json', 'media-before-start', 'unsupported-format', 'unknown-event', 'unknown-stream', 'malformed']) {
+      expect(await metric(server, 'palabre_twilio_bad_messages_total', { kind }), kind).toBe(1);
+    }
+    expect(await metric(server, 'palabre_twilio_events_total', { event: 'closedBeforeStart' })).toBe(3);
+    expect(await metric(server, 'palabre_twilio_streams_ended_total', { reason: 'transport_error' })).toBe(1);
 
     // Still serving: health, and a new call that hangs up cleanly with stop.
     expect((await fetch(`${server.url}/health`)).status).toBe(200);
@@ -227,5 +252,75 @@ describe('Twilio Media Streams', () => {
     await next.waitFor('the greeting', () => next.receivedMs > 0);
     next.stop();
     expect((await next.closed).code).toBe(1000);
+    expect(await metric(server, 'palabre_twilio_streams_ended_total', { reason: 'caller_hangup' })).toBe(1);
+    expect(await metric(server, 'palabre_twilio_events_total', { event: 'streamsStarted' })).toBe(2);
+    expect(await metric(server, 'palabre_twilio_events_total', { event: 'connections' })).toBe(5);
+    expect(await metric(server, 'palabre_twilio_streams_active')).toBe(0);
   }, 30_000);
+
+  it('refuses streams over capacity with 1013, and counts them', async () => {
+    const server = await serve({ maxCalls: 1 });
+    const first = TwilioClient.open(server.ws);
+    await first.opened;
+    first.connected();
+    first.start({ flow: 'support-desk', language: 'en' });
+    first.startLine();
+    await first.waitFor('the greeting', () => first.receivedMs > 0);
+    const second = TwilioClient.open(server.ws);
+    expect(await second.closed).toMatchObject({ code: 1013, reason: 'the server already carries 1 calls' });
+    expect(await metric(server, 'palabre_twilio_events_total', { event: 'refusedCapacity' })).toBe(1);
+    expect(await metric(server, 'palabre_twilio_streams_active')).toBe(1);
+    first.stop();
+    await first.closed;
+  });
+
+  it('with an auth token, refuses a media stream handshake without a valid X-Twilio-Signature (403, never upgraded)', async () => {
+    const token = 'f00dfeedf00dfeedf00dfeedf00dfeed';
+    const server = await serve({ authToken: token });
+    // The stream URL is the one the signed webhook's TwiML names; Twilio signs that wss URL with no parameters.
+    const path = '/twilio/voice?flow=support-desk&language=en';
+    const params = { CallSid: 'CA0123', From: '+15550001111' };
+    const twiml = await (
+      await fetch(server.url + path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': referenceSignature(token, server.url + path, params) },
+        body: new URLSearchParams(params).toString(),
+      })
+    ).text();
+    const streamUrl = /<Stream url="([^"]+)"/.exec(twiml)?.[1];
+    expect(streamUrl).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/twilio\/media$/);
+
+    const refusedWith = async (headers?: Record<string, string>): Promise<number | undefined> => {
+      const ws = new WebSocket(server.ws, headers ? { headers } : undefined);
+      return new Promise((resolve) => {
+        ws.on('unexpected-response', (_req, res) => {
+          resolve(res.statusCode);
+          ws.terminate();
+        });
+        ws.on('open', () => {
+          resolve(undefined);
+          ws.close();
+        });
+        ws.on('error', () => undefined);
+      });
+    };
+    expect(await refusedWith()).toBe(403);
+    expect(await refusedWith({ 'x-twilio-signature': referenceSignature('wrong-token', streamUrl!, {}) })).toBe(403);
+    // Signed for another URL (the plain ws:// one Twilio never connects to).
+    expect(await refusedWith({ 'x-twilio-signature': referenceSignature(token, server.ws, {}) })).toBe(403);
+    expect(await metric(server, 'palabre_twilio_events_total', { event: 'refusedSignature' })).toBe(3);
+    expect(await metric(server, 'palabre_bad_input_total', { route: '/twilio/media', code: 'bad_signature' })).toBe(3);
+    expect(await metric(server, 'palabre_twilio_events_total', { event: 'connections' })).toBe(0);
+
+    // Signed as Twilio signs it: the stream opens and the call greets.
+    const phone = TwilioClient.open(server.ws, { 'x-twilio-signature': referenceSignature(token, streamUrl!, {}) });
+    await phone.opened;
+    phone.connected();
+    phone.start({ flow: 'support-desk', language: 'en' });
+    phone.startLine();
+    await phone.waitFor('the greeting', () => phone.receivedMs > 0);
+    phone.stop();
+    expect((await phone.closed).code).toBe(1000);
+    expect(await metric(server, 'palabre_twilio_events_total', { event: 'connections' })).toBe(1);
+  });
 });

@@ -6,10 +6,20 @@
  * to it while the caller speaks, the final comes at end of turn), else with one
  * batch request on the turn's audio. A stream that fails falls back to the
  * batch request on the same audio.
+ *
+ * A stream is opened with the listening state's endpointing (sttEndpointing),
+ * so an engine that endpoints itself (Deepgram) waits for the pauses the state
+ * waits for. When the engine reports that it heard speech start (`speech-started`),
+ * onSpeechStarted says so in call time; the session may take it as a second
+ * opinion for barge-in (TurnDetector.sttSpeechStarted). The VAD stays the
+ * detector that opens turns: it runs locally on every frame with no network
+ * delay, works with every engine, and a turn's stream only exists once the VAD
+ * has heard speech, so the engine cannot hear a turn begin before the VAD does.
  */
 import { concatChunks, durationMs, type AudioChunk, type Frame } from '../audio/frame.js';
 import { resampleWith, type Resampler, type ResamplerFactory } from '../audio/resample.js';
-import type { Stt, SttResult, SttStream } from '../engines/stt/types.js';
+import type { Endpointing, ListenSpec } from '../dialog/types.js';
+import type { Stt, SttOptions, SttResult, SttStream } from '../engines/stt/types.js';
 import { PalabreError } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -29,6 +39,26 @@ export interface CaptureOptions {
   historyMs?: number;
   logger: Logger;
   onPartial?: (turn: number, text: string) => void;
+  /** The STT engine heard speech start in `turn`, at `atMs` (ms since the call started). */
+  onSpeechStarted?: (turn: number, atMs: number) => void;
+}
+
+/** What a turn's STT request takes from the listening state. */
+export type TurnListen = Pick<Partial<ListenSpec>, 'hints' | 'endpointing'>;
+
+/** Deepgram does not advise an utterance end under a second: its interim results come about once a second. */
+const MIN_UTTERANCE_END_MS = 1000;
+
+/**
+ * The state's endpointing as STT options. Silence endpointing: the engine ends a
+ * segment after the same silence that ends the turn, and marks an utterance end no
+ * sooner. Digits: spoken chunks are cut by the turn detector itself, so only the
+ * utterance end follows the wait for the next digit; the engine keeps its own endpointing.
+ */
+export function sttEndpointing(endpointing: Endpointing | undefined): Pick<SttOptions, 'endpointingMs' | 'utteranceEndMs'> {
+  if (!endpointing) return {};
+  if (endpointing.mode === 'silence') return { endpointingMs: endpointing.silenceMs, utteranceEndMs: Math.max(MIN_UTTERANCE_END_MS, endpointing.silenceMs) };
+  return { utteranceEndMs: Math.max(MIN_UTTERANCE_END_MS, endpointing.interDigitMs) };
 }
 
 interface Timed {
@@ -52,6 +82,8 @@ interface Active {
   stream?: SttStream;
   resampler?: Resampler;
   hints?: string[];
+  /** Call time of the first audio sent to the stream (where the engine's times count from). */
+  streamStartMs: number;
   events?: Promise<void>;
 }
 
@@ -87,17 +119,21 @@ export class SpeechCapture {
 
   /**
    * Starts collecting a turn whose speech began at `speechStartMs`, pre-roll
-   * included but nothing from before `notBeforeMs` (audio the STT must not hear).
+   * included but nothing from before `notBeforeMs` (audio the STT must not hear),
+   * for the listening state `listen` (its hints and endpointing go to the STT).
    */
-  begin(turn: number, speechStartMs: number, notBeforeMs: number, hints: string[] | undefined, signal: AbortSignal): void {
+  begin(turn: number, speechStartMs: number, notBeforeMs: number, listen: TurnListen | undefined, signal: AbortSignal): void {
     this.cancel();
     const from = Math.max(speechStartMs - this.prerollMs, notBeforeMs);
-    const a: Active = { turn, frames: this.history.filter((t) => t.endMs > from), hints };
+    const frames = this.history.filter((t) => t.endMs > from);
+    const hints = listen?.hints;
+    const streamStartMs = frames.length > 0 ? frames[0].endMs - durationMs(frames[0].frame) : speechStartMs;
+    const a: Active = { turn, frames, hints, streamStartMs };
     this.active = a;
     const stt = this.options.stt;
     if (!this.options.streaming || !stt.streaming || !stt.stream) return;
     try {
-      a.stream = stt.stream({ language: this.options.language, hints, signal });
+      a.stream = stt.stream({ language: this.options.language, hints, ...sttEndpointing(listen?.endpointing), signal });
     } catch (err) {
       this.options.logger.warn({ err: (err as Error).message }, 'STT stream did not open; this turn is transcribed in one request');
       return;
@@ -186,6 +222,8 @@ export class SpeechCapture {
     try {
       for await (const e of stream.events()) {
         if (e.type === 'partial') this.options.onPartial?.(a.turn, e.text);
+        // Only while the turn is still collecting: a late event for an ended turn says nothing about now.
+        else if (e.type === 'speech-started' && this.active === a) this.options.onSpeechStarted?.(a.turn, a.streamStartMs + Math.max(0, e.at ?? 0) * 1000);
       }
     } catch {
       // A failed stream reports through finish(); partials simply stop.

@@ -121,7 +121,7 @@ export class DialogDriver {
           turn.intent = o.intent;
           turn.intentMs = turn.dialogDoneMs ?? core.now();
         }
-        core.emit({ type: 'intent', intent: o.intent, confidence: o.confidence, source: o.source, text: o.text });
+        core.emit({ type: 'intent', intent: o.intent, confidence: o.confidence, source: o.source, text: o.text, ...(o.sentiment ? { sentiment: o.sentiment } : {}) });
         break;
       case 'slot':
         core.emit({ type: 'slot', name: o.name, value: o.value, confidence: o.confidence });

@@ -5,6 +5,7 @@ import type { PhraseCache } from '../engines/tts/phrase-cache.js';
 import type { Tts } from '../engines/tts/types.js';
 import { PalabreError } from '../errors.js';
 import { type Breakers, type ChainHooks, FallbackStt, FallbackTts } from '../engines/fallback.js';
+import { type CallUsage, meteredStt, meteredTts } from '../engines/usage.js';
 import type { SessionEngines } from './session.js';
 
 /** The configured TTS when it speaks `language`, else the first loaded one that does. */
@@ -56,14 +57,18 @@ export function withFallbacks(
   language: string,
   breakers: Breakers,
   hooks: ChainHooks,
+  /** Counts what the call uses of each engine of the chains. */
+  usage?: CallUsage,
 ): SessionEngines {
   const primary = language.split('-')[0];
   const fits = (languages: readonly string[]): boolean => languages.length === 0 || languages.some((l) => l === language || l.split('-')[0] === primary);
   const sttChain = [chosen.stt, ...fallbacks.stt.map((n) => engines.stt.get(n)).filter((s): s is Stt => s !== undefined && s !== chosen.stt && s.sampleRate === chosen.stt.sampleRate && fits(s.languages))];
   const ttsChain = [chosen.tts, ...fallbacks.tts.map((n) => engines.tts.get(n)).filter((t): t is Tts => t !== undefined && t !== chosen.tts && fits(t.languages))];
+  const stts = usage ? sttChain.map((s) => meteredStt(s, usage)) : sttChain;
+  const ttss = usage ? ttsChain.map((t) => meteredTts(t, usage)) : ttsChain;
   return {
     ...chosen,
-    stt: sttChain.length > 1 ? new FallbackStt(sttChain, breakers, hooks) : chosen.stt,
-    tts: ttsChain.length > 1 ? new FallbackTts(ttsChain, breakers, engines.resampler, hooks) : chosen.tts,
+    stt: stts.length > 1 ? new FallbackStt(stts, breakers, hooks) : stts[0],
+    tts: ttss.length > 1 ? new FallbackTts(ttss, breakers, engines.resampler, hooks) : ttss[0],
   };
 }

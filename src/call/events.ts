@@ -4,6 +4,7 @@
  * carries the call id and `atMs`, milliseconds since the call started on the
  * session's clock.
  */
+import type { CallCost, EngineUsage } from '../engines/usage.js';
 import type { CallEndReason } from './io.js';
 
 export type EngineStage = 'vad' | 'denoise' | 'stt' | 'tts' | 'dialog' | 'effect' | 'transport';
@@ -52,7 +53,7 @@ export type CallEventBody =
   | { type: 'call-started'; language: string; startedAt: string }
   | { type: 'call-ended'; reason: CallEndReason; detail?: string; endedAt: string; durationMs: number }
   | { type: 'state'; from: string | null; to: string }
-  | { type: 'intent'; intent: string | null; confidence: number; source: string; text: string }
+  | { type: 'intent'; intent: string | null; confidence: number; source: string; text: string; sentiment?: 'positive' | 'neutral' | 'negative' }
   | { type: 'slot'; name: string; value: unknown; confidence: number }
   /** A caller line (STT final) or a bot line (once played, or cut: then `heard` is what was actually played). */
   | { type: 'transcript'; role: 'caller' | 'bot'; text: string; turn?: number; cut?: boolean; heard?: string; confidence?: number }
@@ -105,4 +106,8 @@ export interface CallSummary {
   turns: TurnTimeline[];
   bargeIns: { total: number; false: number };
   errors: Array<{ stage: EngineStage; code: string; message: string; atMs: number }>;
+  /** What the call used of each engine (set by the call factory). */
+  usage?: EngineUsage[];
+  /** The usage priced with the configured table, when there is one. */
+  cost?: CallCost;
 }

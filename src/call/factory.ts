@@ -5,6 +5,7 @@
  * that keep what a call produces (the store, the recorder).
  */
 import { createCallSession, type CallSession, type CallSessionOptions } from './session.js';
+import { createRealtimeSession, realtimeSettingsFor } from './realtime-session.js';
 import { type Config, callSessionOptions } from '../config.js';
 import { createFlowClassifier } from '../dialog/classifier.js';
 import type { DialogLlm } from '../dialog/llm.js';
@@ -16,7 +17,10 @@ import type { Tts } from '../engines/tts/types.js';
 import { PIPELINE_RATE } from '../audio/frame.js';
 import type { Logger } from '../log.js';
 import { Breakers, type FallbackInfo } from '../engines/fallback.js';
+import { CallUsage, costOf, meteredLlm } from '../engines/usage.js';
+import type { Metrics } from '../server/metrics.js';
 import { sessionEngines, withFallbacks } from './engines.js';
+import type { SessionEngines } from './session-core.js';
 import type { CallEvent, CallSummary } from './events.js';
 import type { CallIO } from './io.js';
 
@@ -54,6 +58,8 @@ export interface CallFactoryDeps {
   session?: CallSessionOptions;
   llm?: DialogLlm;
   observers?: CallObserver[];
+  /** Usage counters per finished call (requests, characters, tokens, audio, cost). */
+  metrics?: Metrics;
 }
 
 export interface CallFactoryArgs {
@@ -72,7 +78,8 @@ export function createCallFactory(deps: CallFactoryDeps): CallFactory {
   const apologies = new Map<string, Promise<boolean>>();
   /** Renders the apology of `language` with `tts` into the cache once (in the background: no call waits for it). */
   const prepareApology = (tts: Tts, language: string, logger: Logger): { text: string; language: string } | undefined => {
-    const text = deps.config.call.apology[language] ?? deps.config.call.apology[language.split('-')[0]];
+    const texts: Record<string, string> = deps.config.call.apology;
+    const text = texts[language] ?? texts[language.split('-')[0]];
     if (!text) return undefined;
     const key = `${tts.name}|${language}`;
     if (!apologies.has(key)) {
@@ -90,7 +97,10 @@ export function createCallFactory(deps: CallFactoryDeps): CallFactory {
   };
   return async ({ io, meta, logger }) => {
     const flow = (await deps.flows()).get(meta.flow);
-    const dialog = createDialogRuntime(flow, { language: meta.language, classifier: createFlowClassifier(flow), llm: deps.llm });
+    const usage = new CallUsage();
+    // The call itself is readable in texts and prompts ({caller_id}, {transport}, {call_id}, {call_date}, {call_time}).
+    const context = { callerId: meta.callerId, transport: meta.transport, callId: io.id, startedAt: new Date() };
+    const dialog = createDialogRuntime(flow, { language: meta.language, classifier: createFlowClassifier(flow), llm: deps.llm ? meteredLlm(deps.llm, usage) : undefined, context });
     // The engines are only used by the session, so it exists by the time one falls back.
     const current: { session?: CallSession } = {};
     const onFallback = (i: FallbackInfo): void => {
@@ -98,9 +108,16 @@ export function createCallFactory(deps: CallFactoryDeps): CallFactory {
       current.session?.report({ type: 'fallback', stage: i.kind, from: i.from, to: i.to, reason: i.reason });
     };
     const fallbacks = { stt: deps.config.engines.stt.fallback, tts: deps.config.engines.tts.fallback };
-    const chosen = withFallbacks(sessionEngines(deps.engines, meta.language, cache, deps.config.preprocess.denoise), deps.engines, fallbacks, meta.language, breakers, { onFallback });
-    const apology = prepareApology(chosen.tts, meta.language, logger);
-    const engines = apology ? { ...chosen, apology } : chosen;
+    const dialogEngines = (): SessionEngines => {
+      const base = sessionEngines(deps.engines, meta.language, cache, deps.config.preprocess.denoise);
+      const chosen = withFallbacks(base, deps.engines, fallbacks, meta.language, breakers, { onFallback }, usage);
+      // Rendered by the same chain (same cache key) but not billed to, nor reported in, the call that happens to come first.
+      const apology = prepareApology(withFallbacks(base, deps.engines, fallbacks, meta.language, breakers, {}).tts, meta.language, logger);
+      return apology ? { ...chosen, apology } : chosen;
+    };
+    // A realtime call needs no local recogniser nor voice (the model hears and speaks), so none is asked for.
+    const realtime = flow.definition.mode === 'realtime';
+    const engines = realtime ? undefined : dialogEngines();
     const observations: CallObservation[] = [];
     let callIo = io;
     for (const observer of deps.observers ?? []) {
@@ -113,14 +130,33 @@ export function createCallFactory(deps: CallFactoryDeps): CallFactory {
         logger.error({ err }, 'a call observer failed to open; the call goes on without it');
       }
     }
-    const session = (current.session = createCallSession({ io: callIo, dialog, engines, language: meta.language, logger, options: deps.session ?? callSessionOptions(deps.config) }));
+    const options = deps.session ?? callSessionOptions(deps.config);
+    // A `mode: realtime` flow is talked through by the Realtime model; the dialog above stays unused.
+    const session = (current.session = !engines
+      ? createRealtimeSession({ io: callIo, language: meta.language, logger, realtime: realtimeSettingsFor(flow, deps.config.engines.realtime, meta.language), engines: { resampler: deps.engines.resampler, denoiser: deps.config.preprocess.denoise ? deps.engines.denoiser : undefined }, usage, maxCallMs: options.maxCallMs })
+      : createCallSession({ io: callIo, dialog, engines, language: meta.language, logger, options }));
     for (const o of observations) if (o.onEvent) session.on('event', o.onEvent.bind(o));
-    return observations.length === 0 ? session : observed(session, observations, logger);
+    return observed(session, observations, logger, (summary) => account(summary, usage, deps.config.pricing, deps.metrics));
   };
 }
 
-/** The session, with the observers told of its end once run() has settled. */
-function observed(session: CallSession, observations: CallObservation[], logger: Logger): CallSession {
+/** The call's usage (and cost, priced with the table when enabled) into its summary and the metrics. */
+function account(summary: CallSummary, usage: CallUsage, pricing: Config['pricing'], metrics: Metrics | undefined): void {
+  summary.usage = usage.snapshot();
+  if (pricing.enabled) summary.cost = costOf(summary.usage, pricing);
+  if (!metrics) return;
+  for (const u of summary.usage) {
+    metrics.engineRequests.inc({ kind: u.kind, engine: u.engine }, u.requests);
+    if (u.audioSeconds > 0) metrics.audioSeconds.inc({ kind: u.kind, engine: u.engine }, u.audioSeconds);
+    if (u.characters > 0) metrics.engineCharacters.inc({ kind: u.kind, engine: u.engine }, u.characters);
+    if (u.promptTokens > 0) metrics.engineTokens.inc({ engine: u.engine, type: 'prompt' }, u.promptTokens);
+    if (u.completionTokens > 0) metrics.engineTokens.inc({ engine: u.engine, type: 'completion' }, u.completionTokens);
+  }
+  if (summary.cost && summary.cost.total > 0) metrics.callCost.inc({ currency: summary.cost.currency }, summary.cost.total);
+}
+
+/** The session, with its summary completed and the observers told of its end once run() has settled. */
+function observed(session: CallSession, observations: CallObservation[], logger: Logger, complete: (summary: CallSummary) => void): CallSession {
   let finished: Promise<void> | undefined;
   const finish = (summary: CallSummary | undefined): Promise<void> =>
     (finished ??= Promise.all(
@@ -136,6 +172,11 @@ function observed(session: CallSession, observations: CallObservation[], logger:
     id: session.id,
     async run() {
       const summary = await session.run();
+      try {
+        complete(summary);
+      } catch (err) {
+        logger.error({ err }, 'could not account for the call\'s usage');
+      }
       await finish(summary);
       return summary;
     },

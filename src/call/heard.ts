@@ -8,7 +8,12 @@
  * share of its audio played, rounded down to the last whole word. The leading
  * and trailing silence a TTS puts around a sentence makes the estimate lag a
  * little at the start and lead a little at the end.
+ *
+ * When the engine says when each word was spoken (ElevenLabs' alignment, as
+ * TtsWordTiming), nothing is estimated: the words heard are those whose audio
+ * had ended when playback stopped.
  */
+import type { TtsWordTiming } from '../engines/tts/types.js';
 
 /** Spans [start, end) of the sentences of `text`, split after . ! ? … ; : followed by a space. */
 export function sentenceSpans(text: string): Array<{ start: number; end: number }> {
@@ -35,8 +40,17 @@ export function wholeWordsWithin(text: string, chars: number): string {
   return kept.trim();
 }
 
-/** Characters of a sentence heard after `playedMs` of its `totalMs` of audio. */
-export function charsHeard(length: number, playedMs: number, totalMs: number): number {
+/**
+ * Characters of a sentence heard after `playedMs` of its `totalMs` of audio: up to the
+ * end of the last word whose audio had ended when `words` (the engine's timings, offsets
+ * into the sentence) are given, else the even-pace estimate.
+ */
+export function charsHeard(length: number, playedMs: number, totalMs: number, words?: readonly Pick<TtsWordTiming, 'charEnd' | 'endMs'>[]): number {
+  if (words && words.length > 0) {
+    let heard = 0;
+    for (const w of words) if (w.endMs <= playedMs) heard = Math.max(heard, Math.min(w.charEnd, length));
+    return heard;
+  }
   if (totalMs <= 0) return 0;
   return Math.floor((length * Math.min(Math.max(playedMs, 0), totalMs)) / totalMs);
 }

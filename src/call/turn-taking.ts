@@ -200,6 +200,24 @@ export class TurnDetector {
   }
 
   /**
+   * The STT engine heard speech start (Deepgram's SpeechStarted) at `speechAtMs`,
+   * reported at `atMs`. A second opinion, never what opens a turn: the VAD decides
+   * turns (it is local, frame-exact and engine-independent, and a turn's STT stream
+   * opens only once the VAD heard speech). Within a turn under way, though, it
+   * stops the bot when the bot has started talking over the caller and the VAD has
+   * not yet counted the caller's speech as a barge-in (a quiet or noisy line where
+   * the probability stays under the threshold).
+   */
+  sttSpeechStarted(atMs: number, speechAtMs: number): TurnSignal[] {
+    const spec = this.spec;
+    const r = this.region;
+    if (!spec || !r || r.phase !== 'turn' || r.bargeIn || !this.botSpeaking || !spec.bargeIn.allowed) return [];
+    if (Math.max(r.lastSpeechMs, speechAtMs) - r.startMs < spec.bargeIn.minSpeechMs) return [];
+    r.bargeIn = true;
+    return [{ type: 'barge-in', atMs, startMs: r.startMs }];
+  }
+
+  /**
    * A keypad digit, in a state that takes keypad input. Digits mode ends the
    * turn at `count` digits, on the terminator or after interDigitMs. With
    * silence endpointing, keys end the turn as speech does: after silenceMs

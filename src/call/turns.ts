@@ -120,7 +120,7 @@ export class TurnHandler {
     const spec = core.detector.currentSpec;
     // With barge-in off, nothing the caller said over the bot may reach the STT, pre-roll included.
     const notBefore = Math.max(this.lastTurnEndMs, spec && !spec.bargeIn.allowed ? this.lastBotStopMs : -Infinity);
-    this.capture.begin(turn.turn, startMs, notBefore, spec?.hints, core.signal);
+    this.capture.begin(turn.turn, startMs, notBefore, spec, core.signal);
     core.emit({ type: 'speech', phase: 'start', startMs });
   }
 

@@ -52,7 +52,7 @@ export function doctorCommand(): Command {
       // Each engine that did not load is reported below with its reason; a warning log would say it twice.
       const { loadEngines } = await import('../engines/registry.js');
       const engines = await loadEngines(config, cliLogger(command, config, 'error'), { allStt: true });
-      const ffmpeg = await probeFfmpeg(config.audio.ffmpegPath);
+      const [ffmpeg, remote] = await Promise.all([probeFfmpeg(config.audio.ffmpegPath), import('../engines/remote-checks.js').then((m) => m.checkRemoteEngines(config))]);
       await engines.close();
       const required = [
         ['vad', config.engines.vad.engine],
@@ -60,14 +60,20 @@ export function doctorCommand(): Command {
         ['tts', config.engines.tts.engine],
         ['stt', config.engines.stt.engine],
       ] as const;
-      const missing = required.filter(([kind, name]) => !engines.statuses.some((s) => s.kind === kind && s.name === name && s.loaded));
+      // A remote default engine that loads but does not answer (or refuses the key) is as missing as one that did not load.
+      const unreachable = (kind: string, name: string) => remote.some((r) => r.kind === kind && r.engine === name && !r.ok);
+      const missing = required.filter(([kind, name]) => !engines.statuses.some((s) => s.kind === kind && s.name === name && s.loaded) || unreachable(kind, name));
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ engines: engines.statuses, ffmpeg, missingDefaults: missing.map(([k, n]) => `${k}:${n}`) }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ engines: engines.statuses, remote, ffmpeg, missingDefaults: missing.map(([k, n]) => `${k}:${n}`) }, null, 2) + '\n');
       } else {
         const checks: Check[] = engines.statuses.map((s) => {
           const isDefault = required.some(([k, n]) => k === s.kind && n === s.name);
           return { mark: s.loaded ? 'ok' : isDefault ? 'FAIL' : '--', what: `${s.kind} ${s.name}${isDefault ? ' (default)' : ''}`, detail: describe(s) };
         });
+        for (const r of remote) {
+          const isDefault = required.some(([k, n]) => k === r.kind && n === r.engine);
+          checks.push({ mark: r.ok ? 'ok' : isDefault ? 'FAIL' : '--', what: `${r.kind} ${r.engine} (remote)`, detail: `${r.detail} [${r.ms} ms]` });
+        }
         checks.push({ mark: ffmpeg.ok ? 'ok' : '--', what: 'ffmpeg (optional)', detail: ffmpeg.detail });
         process.stdout.write(render(checks));
         process.stdout.write(missing.length === 0 ? 'all default engines loaded\n' : `default engines missing: ${missing.map(([k, n]) => `${k} ${n}`).join(', ')}\n`);

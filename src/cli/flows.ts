@@ -30,13 +30,13 @@ export function flowsCommand(): Command {
     .command('check')
     .description('validate flow files; prints ok or each problem as file:line:col (exit code 1 on error)')
     .argument('<files...>', 'flow YAML files')
-    .option('--no-llm', 'check as if no language model were configured (flows with llm states then fail)')
+    .option('--no-llm', 'check as if no language model were configured (flows with llm states or realtime mode then fail)')
     .action(async (files: string[], opts: { llm: boolean }) => {
       const { loadFlowFile, formatIssue } = await import('../dialog/loader.js');
       let failed = false;
       for (const file of files) {
         try {
-          const flow = await loadFlowFile(file, { llmAvailable: opts.llm });
+          const flow = await loadFlowFile(file, { llmAvailable: opts.llm, realtimeAvailable: opts.llm });
           for (const warning of flow.warnings) process.stdout.write(`${formatIssue(warning)}\n`);
           process.stdout.write(`${file}: ok\n`);
         } catch (err) {
@@ -51,11 +51,11 @@ export function flowsCommand(): Command {
     .command('list')
     .description('list the flows of a directory and whether each can run')
     .option('-d, --dir <dir>', 'flows directory', 'flows')
-    .option('--no-llm', 'list as if no language model were configured')
+    .option('--no-llm', 'list as if no language model (nor realtime engine) were configured')
     .option('--json', 'print JSON')
     .action(async (opts: { dir: string; llm: boolean; json?: boolean }) => {
       const { loadFlowsDir } = await import('../dialog/loader.js');
-      const registry = await loadFlowsDir(opts.dir, { llmAvailable: opts.llm });
+      const registry = await loadFlowsDir(opts.dir, { llmAvailable: opts.llm, realtimeAvailable: opts.llm });
       const list = registry.list();
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);

@@ -1,7 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { isPalabreError } from '../errors.js';
+import { benchCommand } from './bench.js';
 import { cleanCommand } from './clean.js';
 import { configCommand } from './config.js';
+import { dbCommand } from './db.js';
 import { chatCommand } from './chat.js';
 import { simulateCommand } from './simulate.js';
 import { doctorCommand } from './doctor.js';
@@ -61,6 +63,8 @@ export function buildProgram(): Command {
   program.addCommand(simulateCommand());
   program.addCommand(doctorCommand());
   program.addCommand(configCommand());
+  program.addCommand(benchCommand());
+  program.addCommand(dbCommand());
   configureTree(program);
   return program;
 }

@@ -29,11 +29,59 @@ export function serveCommand(): Command {
       if (opts.port !== undefined) server.port = opts.port;
       if (opts.host !== undefined) server.host = opts.host;
       const config = configFor(command, Object.keys(server).length > 0 ? { server } : {});
-      const [{ loadEngines }, { createLogger }, { buildApp }] = await Promise.all([import('../engines/registry.js'), import('../log.js'), import('../server/app.js')]);
+      const [{ loadEngines }, { createLogger }, { buildApp }, { createMetrics }, { startStore }, { startRecordings }] = await Promise.all([
+        import('../engines/registry.js'),
+        import('../log.js'),
+        import('../server/app.js'),
+        import('../server/metrics.js'),
+        import('../store/start.js'),
+        import('../recording/start.js'),
+      ]);
       const logger = createLogger(config.log.level);
-      const engines = await loadEngines(config, logger);
+      const metrics = createMetrics();
+      // What is open, closed in reverse order on shutdown or when a later step of the start fails.
+      const opened: Array<() => Promise<unknown>> = [];
+      const closeAll = async (): Promise<void> => {
+        for (const close of opened.splice(0).reverse()) await close().catch((err: unknown) => logger.error({ err }, 'close failed'));
+      };
+      const step = async <T>(start: () => Promise<T>, close: (it: T) => Promise<unknown>, mapError: (err: unknown) => unknown = (e) => e): Promise<T> => {
+        let it: T;
+        try {
+          it = await start();
+        } catch (err) {
+          await closeAll();
+          throw mapError(err);
+        }
+        opened.push(() => close(it));
+        return it;
+      };
+
+      // The store first: a database that cannot be reached fails the start before the engines load.
+      const stored = await step(() => startStore(config, logger, metrics.registry), (s) => s?.store.close() ?? Promise.resolve());
+      const recordings = await step(() => startRecordings(config, stored?.store, logger, metrics), (r) => r.stop());
+      // The store's observer first: a call's row exists before its recording's.
+      const observers = [...(stored?.observers ?? []), ...(recordings.observer ? [recordings.observer] : [])];
+      const engines = await step(() => loadEngines(config, logger), (e) => e.close());
       for (const s of engines.statuses) logger.info({ kind: s.kind, engine: s.name, loaded: s.loaded, reason: s.reason }, 'engine');
-      const app = await buildApp({ config, engines, logger });
+      const app = await step(() => buildApp({ config, engines, logger, metrics, observers, store: stored?.store }), (a) => a.close());
+      const address = await step(
+        () => app.listen({ port: config.server.port, host: config.server.host }),
+        () => Promise.resolve(),
+        (err) => listenError(err, config.server.host, config.server.port),
+      );
+      if (config.audiosocket.enabled) {
+        const { startAsteriskAudioSocket } = await import('../transports/audiosocket/start.js');
+        await step(
+          () => startAsteriskAudioSocket(config, engines, logger, app.palabre.metrics, observers),
+          (a) => a.close(),
+          (err) => listenError(err, config.audiosocket.host, config.audiosocket.port),
+        );
+      }
+      if (config.ari.enabled) {
+        const { startAsteriskAri } = await import('../transports/ari/start.js');
+        await step(() => startAsteriskAri(config, engines, logger, app.palabre.metrics, observers), (a) => a.close());
+      }
+
       let closing = false;
       const shutdown = async (signal: string) => {
         if (closing) return;
@@ -44,35 +92,10 @@ export function serveCommand(): Command {
           process.exit(1);
         }, SHUTDOWN_TIMEOUT_MS);
         timer.unref();
-        try {
-          await audiosocket?.close();
-          await app.close();
-          await engines.close();
-          process.exit(0);
-        } catch (err) {
-          logger.error({ err }, 'shutdown failed');
-          process.exit(1);
-        }
+        // Transports first (no new calls), then the app, recordings, store and engines.
+        await closeAll();
+        process.exit(0);
       };
-      let audiosocket: { close(): Promise<void> } | undefined;
-      let address: string;
-      try {
-        address = await app.listen({ port: config.server.port, host: config.server.host });
-      } catch (err) {
-        await app.close().catch(() => undefined);
-        await engines.close();
-        throw listenError(err, config.server.host, config.server.port);
-      }
-      if (config.audiosocket.enabled) {
-        const { startAsteriskAudioSocket } = await import('../transports/audiosocket/start.js');
-        try {
-          audiosocket = await startAsteriskAudioSocket(config, engines, logger, app.palabre.metrics);
-        } catch (err) {
-          await app.close().catch(() => undefined);
-          await engines.close();
-          throw listenError(err, config.audiosocket.host, config.audiosocket.port);
-        }
-      }
       process.once('SIGINT', () => void shutdown('SIGINT'));
       process.once('SIGTERM', () => void shutdown('SIGTERM'));
       logger.info({ address, docs: `${address}/docs` }, 'palabre is listening');

@@ -23,7 +23,7 @@ export function simulateCommand(): Command {
       const { loadFlowsDir } = await import('../dialog/index.js');
       const { createLlmFromConfig, withLlmHint } = await import('../engines/llm/index.js');
       const llm = createLlmFromConfig(config);
-      const registry = await loadFlowsDir(config.flows.dir, { llmAvailable: llm !== undefined });
+      const registry = await loadFlowsDir(config.flows.dir, { llmAvailable: llm !== undefined, realtimeAvailable: config.engines.realtime.apiKey !== undefined });
       if (!registry.list().some((f) => f.id === flowId)) throw new PalabreError('not_found', `no flow "${flowId}" in ${config.flows.dir}; known flows: ${registry.list().map((f) => f.id).join(', ')}`);
       const flow = withLlmHint(() => registry.get(flowId));
       const language: string = opts.lang ?? script.language ?? flow.definition.default_language ?? flow.definition.languages[0];

@@ -11,6 +11,9 @@ import { placeholders } from './text.js';
 import { type IssuePath, knownNames, validateFlow } from './validate.js';
 import { formatPath, parseYamlSource, type YamlSource } from './yaml-source.js';
 import { didYouMean } from './suggest.js';
+import { realtimeInstructions } from '../engines/realtime/flow.js';
+import { isYamlFile, isYamlPromptFile, parsePromptFile, type PromptParts } from './prompt-file.js';
+import { compileTools, type CompiledTool } from './tools.js';
 
 export interface FlowIssue {
   file: string;
@@ -36,14 +39,22 @@ export interface LoadedFlow {
   file: string;
   /** Prompt templates of the `llm` states: state → language → template text. */
   prompts: Record<string, Partial<Record<FlowLanguage, string>>>;
+  /** What YAML prompt files add to the template: their system prompt and few-shot examples (state → language). */
+  promptParts: Record<string, Partial<Record<FlowLanguage, PromptParts>>>;
+  /** The flow's tools, their argument schemas compiled. */
+  tools: Map<string, CompiledTool>;
   /** Some state's replies are written by a language model. */
   needsLlm: boolean;
+  /** `mode: realtime`: the model's instructions per language (from `realtime.instructions` or its prompt file). */
+  realtimeInstructions?: Partial<Record<FlowLanguage, string>>;
   warnings: FlowIssue[];
 }
 
 export interface LoadFlowOptions {
   /** Is a language model configured? A flow with `llm` states fails to load without one. */
   llmAvailable: boolean;
+  /** Is the OpenAI Realtime API configured (engines.realtime.apiKey)? A `mode: realtime` flow fails to load without it. */
+  realtimeAvailable?: boolean;
 }
 
 export interface ParseFlowOptions extends LoadFlowOptions {
@@ -74,14 +85,35 @@ function templateProblems(known: Set<string>, template: string): string[] {
     .map((root) => `{${root}} is neither a slot nor a variable of the flow${didYouMean(root, known)}`);
 }
 
+/** A YAML prompt file: its parts per language, its problems (placeholders included) reported at its own lines. */
+function yamlPrompt(
+  text: string,
+  languages: FlowLanguage[],
+  known: Set<string>,
+  shown: string,
+  issues: FlowIssue[],
+): Partial<Record<FlowLanguage, PromptParts>> {
+  const parsed = parsePromptFile(text, languages);
+  if (Array.isArray(parsed)) {
+    for (const i of parsed) issues.push({ file: shown, line: i.line, col: i.col, path: i.path, message: i.message, severity: 'error' });
+    return {};
+  }
+  for (const t of parsed.texts) {
+    for (const problem of templateProblems(known, t.text)) issues.push({ file: shown, ...parsed.locate(t.path), path: formatPath(t.path), message: problem, severity: 'error' });
+  }
+  return parsed.parts;
+}
+
 async function loadPrompts(
   flow: FlowDefinition,
   source: YamlSource,
   file: string,
   baseDir: string,
   issues: FlowIssue[],
-): Promise<LoadedFlow['prompts']> {
+  options: { file?: string },
+): Promise<Pick<LoadedFlow, 'prompts' | 'promptParts'>> {
   const prompts: LoadedFlow['prompts'] = {};
+  const promptParts: LoadedFlow['promptParts'] = {};
   const known = knownNames(flow);
   for (const [name, state] of Object.entries(flow.states)) {
     if (!state.llm) continue;
@@ -90,10 +122,23 @@ async function loadPrompts(
         ? [[flow.languages, state.llm.prompt, ['states', name, 'llm', 'prompt']]]
         : Object.entries(state.llm.prompt).map(([lang, f]) => [[lang as FlowLanguage], f as string, ['states', name, 'llm', 'prompt', lang]]);
     const perLanguage: Partial<Record<FlowLanguage, string>> = {};
+    const parts: Partial<Record<FlowLanguage, PromptParts>> = {};
     for (const [languages, promptFile, path] of files) {
       const full = resolve(baseDir, promptFile);
+      if (isYamlFile(promptFile) && !isYamlPromptFile(promptFile)) {
+        issues.push(position(file, source, path, `YAML prompt file ${promptFile} must be named *.prompt.yaml, so that the flows directory does not read it as a flow`, 'error'));
+        continue;
+      }
       try {
         const text = await readFile(full, 'utf8');
+        if (isYamlPromptFile(promptFile)) {
+          const shown = options.file ? join(dirname(file), promptFile) : promptFile;
+          for (const [language, p] of Object.entries(yamlPrompt(text, languages, known, shown, issues)) as Array<[FlowLanguage, PromptParts]>) {
+            perLanguage[language] = p.template;
+            parts[language] = p;
+          }
+          continue;
+        }
         for (const problem of templateProblems(known, text)) issues.push(position(file, source, path, `${promptFile}: ${problem}`, 'error'));
         for (const language of languages) perLanguage[language] = text;
       } catch (err) {
@@ -103,8 +148,9 @@ async function loadPrompts(
       }
     }
     prompts[name] = perLanguage;
+    if (Object.keys(parts).length > 0) promptParts[name] = parts;
   }
-  return prompts;
+  return { prompts, promptParts };
 }
 
 /** Parses and checks a flow's YAML text; throws a PalabreError listing every problem with its line. */
@@ -126,7 +172,11 @@ export async function parseFlow(text: string, options: ParseFlowOptions): Promis
   }
   const flow = parsed.data;
   const issues = validateFlow(flow).map((i) => position(file, source, i.path, i.message, i.severity, i.atKey));
-  const prompts = await loadPrompts(flow, source, file, baseDir, issues);
+  const { prompts, promptParts } = await loadPrompts(flow, source, file, baseDir, issues, { file: options.file });
+  const { tools, issues: toolIssues } = compileTools(flow);
+  for (const i of toolIssues) issues.push(position(file, source, i.path, i.message, 'error'));
+  const realtime = await realtimeInstructions(flow, baseDir);
+  for (const p of realtime.problems) issues.push(position(file, source, p.path, p.message, 'error', p.atKey));
   const llmStates = Object.entries(flow.states).filter(([, s]) => s.llm).map(([name]) => name);
   const errorsBeforeLlm = issues.filter((i) => i.severity === 'error').length;
   if (!options.llmAvailable) {
@@ -134,8 +184,11 @@ export async function parseFlow(text: string, options: ParseFlowOptions): Promis
       issues.push(position(file, source, ['states', name, 'llm'], `state ${name} has its replies written by a language model, and no LLM is configured: configure one, or use a flow that runs offline`, 'error', true));
     }
   }
+  if (flow.mode === 'realtime' && !options.realtimeAvailable) {
+    issues.push(position(file, source, ['mode'], 'this flow talks with the caller through the OpenAI Realtime API, which is not configured: set engines.realtime.apiKey (PALABRE_ENGINES_REALTIME_API_KEY), or use a flow that runs offline', 'error', true));
+  }
   if (issues.some((i) => i.severity === 'error')) throw flowError(issues, errorsBeforeLlm === 0);
-  return { id: flow.id, definition: flow, file, prompts, needsLlm: llmStates.length > 0, warnings: issues };
+  return { id: flow.id, definition: flow, file, prompts, promptParts, tools, needsLlm: llmStates.length > 0, warnings: issues, ...(realtime.instructions ? { realtimeInstructions: realtime.instructions } : {}) };
 }
 
 export async function loadFlowFile(path: string, options: LoadFlowOptions): Promise<LoadedFlow> {
@@ -180,7 +233,7 @@ const FLOW_EXTENSIONS = new Set(['.yaml', '.yml']);
 export async function loadFlowsDir(dir: string, options: LoadFlowOptions = { llmAvailable: false }): Promise<FlowRegistry> {
   let names: string[];
   try {
-    names = (await readdir(dir)).filter((n) => FLOW_EXTENSIONS.has(extname(n))).sort();
+    names = (await readdir(dir)).filter((n) => FLOW_EXTENSIONS.has(extname(n)) && !isYamlPromptFile(n)).sort();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new PalabreError(code === 'ENOENT' ? 'not_found' : 'config_invalid', `cannot read the flows directory ${dir}: ${code === 'ENOENT' ? 'no such directory' : (err as Error).message}`);

@@ -8,8 +8,11 @@ import { randomUUID } from 'node:crypto';
 import type { SpeakingStyle } from '../engines/tts/types.js';
 import { PalabreError, throwIfAborted } from '../errors.js';
 import type { LoadedFlow } from './loader.js';
+import type { LlmItem, LlmMessage, LlmToolCall, StreamOptions } from '../engines/llm/types.js';
+import { type CallContext, contextValue } from './context.js';
 import { type ChatMessage, type DialogLlm, parseStyledReply, replyInstructions } from './llm.js';
-import { SentenceSplitter } from './sentences.js';
+import { ReplyStream } from './reply-stream.js';
+import type { CompiledTool } from './tools.js';
 import { listenSpec } from './listen-spec.js';
 import type { ActionDefinition, CounterDefinition, FlowDefinition, HandlerDefinition, RetryDefinition, SayDefinition, StateDefinition } from './schema.js';
 import { chooseSay, interpolate, type Lookup, renderValue, resolvePath, textIn } from './text.js';
@@ -27,6 +30,8 @@ export type Step =
   | { k: 'reprompt' }
   | { k: 'repeat' }
   | { k: 'llm'; user: string | null }
+  /** Goes on with a model's turn paused on a tool's webhook. */
+  | { k: 'llm-tools' }
   | { k: 'listen' };
 
 /**
@@ -50,12 +55,16 @@ export class Batch {
     this.allSays.push(output);
   }
 
-  /** Sends the events and says gathered so far ahead of the result (no-op without a sink). */
-  flush(): void {
+  /**
+   * Sends the events and says gathered so far ahead of the result (no-op without a sink);
+   * with `effects`, the effects too: a record a tool saved must not be lost if the rest of the turn is cut.
+   */
+  flush(effects = false): void {
     if (!this.early) return;
-    const ready = [...this.events, ...this.says];
+    const ready = [...this.events, ...this.says, ...(effects ? this.effects : [])];
     this.events.length = 0;
     this.says.length = 0;
+    if (effects) this.effects.length = 0;
     if (ready.length > 0) this.early(ready);
   }
 
@@ -65,9 +74,35 @@ export class Batch {
 }
 
 interface PendingEffect {
-  kind: 'record' | 'webhook';
+  kind: 'record' | 'webhook' | 'tool';
   webhook?: NonNullable<ActionDefinition['webhook']>;
+  /** The model's tool call a webhook answers. */
+  toolCallId?: string;
 }
+
+/** A model that can call tools (the LLM engines; the dialog's own contract only needs `chat`). */
+export interface ToolLlm extends DialogLlm {
+  stream(messages: LlmMessage[], options?: StreamOptions): AsyncIterable<LlmItem>;
+}
+
+export function canCallTools(llm: DialogLlm | undefined): llm is ToolLlm {
+  return typeof (llm as Partial<ToolLlm> | undefined)?.stream === 'function';
+}
+
+/** A model's reply that uses tools: the conversation of this turn, kept across a webhook's pause. */
+interface ToolTurn {
+  messages: LlmMessage[];
+  tools: CompiledTool[];
+  /** Requests made to the model in this turn. */
+  requests: number;
+  /** Calls of the model's last answer not performed yet. */
+  queue: LlmToolCall[];
+  spoken: string[];
+  style?: SpeakingStyle;
+}
+
+/** Longest tool result (a webhook's answer) sent back to the model. */
+const MAX_TOOL_RESULT_CHARS = 8000;
 
 /** A flow that never waits is looping through `next` or gotos. */
 const MAX_ENTRIES_PER_EVENT = 64;
@@ -77,6 +112,10 @@ export interface MachineOptions {
   language: string;
   llm?: DialogLlm;
   idGenerator?: () => string;
+  /** The call itself (caller id, transport…), readable in texts and prompts. */
+  context?: CallContext;
+  /** When the call started, for `{call_date}` / `{call_time}`. */
+  startedAt?: Date;
 }
 
 export class FlowMachine {
@@ -97,6 +136,8 @@ export class FlowMachine {
   private readonly pending = new Map<string, PendingEffect>();
   private readonly history: ChatMessage[] = [];
   private lastReply: SayOutput | null = null;
+  private toolTurn: ToolTurn | null = null;
+  private readonly startedAt: Date;
   private entries = 0;
   private readonly newId: () => string;
 
@@ -111,6 +152,7 @@ export class FlowMachine {
     for (const name of Object.keys(this.def.counters ?? {})) this.counters[name] = 0;
     for (const state of Object.values(this.def.states)) for (const name of Object.keys(state.counters ?? {})) this.counters[name] = 0;
     this.newId = options.idGenerator ?? randomUUID;
+    this.startedAt = options.context?.startedAt ?? options.startedAt ?? new Date();
   }
 
   get state(): StateDefinition {
@@ -127,6 +169,7 @@ export class FlowMachine {
     else if (root === 'state') base = this.current;
     else if (root === 'language') base = this.language;
     else if (root === 'last_utterance') base = this.lastUtterance;
+    else base = contextValue(root, this.options.context ?? {}, this.language, this.startedAt);
     return resolvePath(base, rest);
   };
 
@@ -182,6 +225,9 @@ export class FlowMachine {
         return;
       case 'llm':
         if (!this.ending) await this.llmReply(step.user, batch, signal);
+        return;
+      case 'llm-tools':
+        if (this.toolTurn) await this.toolLoop(this.toolTurn, batch, signal);
         return;
       case 'listen':
         if (this.ending || this.ended) return;
@@ -336,60 +382,182 @@ export class FlowMachine {
     this.agenda.push({ k: 'llm', user }, { k: 'listen' });
   }
 
-  private async llmReply(user: string | null, batch: Batch, signal?: AbortSignal): Promise<void> {
-    const def = this.state.llm;
-    const llm = this.options.llm;
-    if (!def || !llm) throw new PalabreError('engine_unavailable', `state ${this.current} needs a language model and the dialog has none`);
-    const template = this.flow.prompts[this.current!]?.[this.language as 'fr' | 'en'] ?? '';
+  /** The system prompt, few-shot examples and recent conversation of an `llm` state. */
+  private llmMessages(user: string | null): ChatMessage[] {
+    const def = this.state.llm!;
+    const language = this.language as 'fr' | 'en';
+    const template = this.flow.prompts[this.current!]?.[language] ?? '';
+    const parts = this.flow.promptParts?.[this.current!]?.[language];
+    const fill = (text: string | undefined) => (text === undefined ? undefined : interpolate(text, this.lookup, this.language).text);
     const system = [
-      def.system === undefined ? undefined : interpolate(textIn(def.system, this.language) ?? '', this.lookup, this.language).text,
-      interpolate(template, this.lookup, this.language).text,
+      def.system === undefined ? undefined : fill(textIn(def.system, this.language) ?? ''),
+      fill(parts?.system),
+      fill(template),
       replyInstructions(this.language, def.style === 'auto'),
     ].filter((s): s is string => !!s && s.trim() !== '');
     if (user !== null) this.history.push({ role: 'user', content: user });
     const recent = this.history.slice(-Math.max(1, def.history));
     if (recent[0]?.role === 'assistant' || recent.length === 0) recent.unshift({ role: 'user', content: OPENING_TURN });
-    const messages: ChatMessage[] = [{ role: 'system', content: system.join('\n\n') }, ...recent];
+    const examples = (parts?.examples ?? []).flatMap((e): ChatMessage[] => [
+      { role: 'user', content: fill(e.user)! },
+      { role: 'assistant', content: fill(e.assistant)! },
+    ]);
+    return [{ role: 'system', content: system.join('\n\n') }, ...examples, ...recent];
+  }
+
+  /** Speaks one complete sentence of a model's reply, as soon as it is complete. */
+  private speaker(reply: { spoken: string[]; style?: SpeakingStyle }, batch: Batch): ReplyStream {
+    const def = this.state.llm!;
+    return new ReplyStream(
+      (sentence) => {
+        if (reply.spoken.length === 0) reply.style ??= def.style !== 'auto' ? def.style : this.state.style;
+        const text = parseStyledReply(sentence).text;
+        if (text === '') return;
+        reply.spoken.push(text);
+        this.sayText(text, true, reply.style, batch);
+        batch.flush();
+      },
+      (style) => {
+        reply.style = style;
+      },
+    );
+  }
+
+  private async llmReply(user: string | null, batch: Batch, signal?: AbortSignal): Promise<void> {
+    const def = this.state.llm;
+    const llm = this.options.llm;
+    if (!def || !llm) throw new PalabreError('engine_unavailable', `state ${this.current} needs a language model and the dialog has none`);
+    const messages = this.llmMessages(user);
+    const tools = (def.tools ?? []).map((name) => this.flow.tools?.get(name)).filter((t): t is CompiledTool => t !== undefined);
+    this.toolTurn = null;
+    if (tools.length > 0 && canCallTools(llm)) {
+      this.toolTurn = { messages, tools, requests: 0, queue: [], spoken: [] };
+      return this.toolLoop(this.toolTurn, batch, signal);
+    }
     // Each sentence is spoken as soon as it is complete: the caller hears the start of the answer while the model writes the rest.
-    const splitter = new SentenceSplitter();
-    const spoken: string[] = [];
-    let style: SpeakingStyle | undefined;
-    const speak = (sentence: string): void => {
-      if (spoken.length === 0) style ??= def.style !== 'auto' ? def.style : this.state.style;
-      sentence = parseStyledReply(sentence).text;
-      if (sentence === '') return;
-      spoken.push(sentence);
-      this.sayText(sentence, true, style, batch);
-      batch.flush();
-    };
-    // The "[style]" tag comes off before splitting, so that it neither counts towards a sentence's length nor is spoken.
-    let head: string | null = '';
-    const feed = (text: string): void => {
-      for (const sentence of splitter.push(text)) speak(sentence);
-    };
+    const reply: { spoken: string[]; style?: SpeakingStyle } = { spoken: [] };
+    const stream = this.speaker(reply, batch);
     for await (const delta of llm.chat(messages, { signal, maxTokens: def.max_tokens, temperature: def.temperature })) {
       // A model that does not watch the signal must not keep a barged-in turn alive.
       throwIfAborted(signal, 'language model reply');
-      if (head === null) {
-        feed(delta);
-        continue;
-      }
-      head += delta;
-      const start = head.trimStart();
-      if (start === '' || (start.startsWith('[') && !start.includes(']') && start.length < 40)) continue;
-      const tagged = parseStyledReply(start.startsWith('[') ? start.slice(0, start.indexOf(']') + 1) : '');
-      if (tagged.style) style = tagged.style;
-      feed(start.startsWith('[') && start.includes(']') ? start.slice(start.indexOf(']') + 1).trimStart() : start);
-      head = null;
+      stream.push(delta);
     }
-    if (head !== null) feed(head);
-    const rest = splitter.end();
-    if (rest) speak(rest);
-    if (spoken.length === 0) throw new PalabreError('engine_failed', `the language model returned an empty reply in state ${this.current}`);
-    const text = spoken.join(' ');
+    stream.end();
+    this.replied(reply);
+  }
+
+  /** The reply is complete: it joins the conversation, and is what asking again repeats. */
+  private replied(reply: { spoken: string[]; style?: SpeakingStyle }): void {
+    if (reply.spoken.length === 0) {
+      // A model that only called a tool ending the call has nothing more to say.
+      if (this.ending) return;
+      throw new PalabreError('engine_failed', `the language model returned an empty reply in state ${this.current}`);
+    }
+    const text = reply.spoken.join(' ');
     this.history.push({ role: 'assistant', content: text });
     const voice = this.voice();
+    const style = reply.style;
     this.lastReply = { type: 'say', text, language: this.language, ...(style ? { style } : {}), ...(voice ? { voice } : {}), cacheable: false };
+  }
+
+  /**
+   * A model's turn with tools: the model writes (spoken sentence by sentence)
+   * and may call tools; each call's arguments are checked against the tool's
+   * schema, the tool runs, its result goes back to the model, which goes on.
+   * Bounded by the state's `max_tool_rounds`: the last request allows no tool.
+   * A webhook tool pauses the turn until its answer (`llm-tools` resumes it).
+   */
+  private async toolLoop(turn: ToolTurn, batch: Batch, signal?: AbortSignal): Promise<void> {
+    const def = this.state.llm!;
+    const llm = this.options.llm as ToolLlm;
+    const maxRequests = def.max_tool_rounds + 1;
+    for (;;) {
+      while (turn.queue.length > 0) {
+        const call = turn.queue.shift()!;
+        const result = this.callTool(turn, call, batch);
+        if (result === null) return; // paused on a webhook
+        turn.messages.push({ role: 'tool', toolCallId: call.id, content: result });
+      }
+      if (this.ending || turn.requests >= maxRequests) break;
+      const last = turn.requests === maxRequests - 1;
+      turn.requests++;
+      const stream = this.speaker(turn, batch);
+      const calls: LlmToolCall[] = [];
+      let text = '';
+      const options: StreamOptions = { signal, maxTokens: def.max_tokens, temperature: def.temperature, tools: turn.tools.map((t) => t.spec), toolChoice: last ? 'none' : 'auto' };
+      for await (const item of llm.stream(turn.messages, options)) {
+        throwIfAborted(signal, 'language model reply');
+        if (item.type === 'text') {
+          text += item.text;
+          stream.push(item.text);
+        } else if (item.type === 'tool_call') calls.push({ id: item.id, name: item.name, arguments: item.arguments });
+      }
+      // What the model said before calling a tool is spoken before the tool runs.
+      stream.end();
+      if (calls.length === 0 || last) break;
+      turn.messages.push({ role: 'assistant', content: text === '' ? null : text, toolCalls: calls });
+      turn.queue.push(...calls);
+    }
+    this.toolTurn = null;
+    this.replied(turn);
+  }
+
+  /**
+   * Runs one tool call; returns what goes back to the model, or null when the
+   * turn waits for a webhook's answer. Arguments that do not match the schema
+   * run nothing: the model is told what is wrong and may try again.
+   */
+  private callTool(turn: ToolTurn, call: LlmToolCall, batch: Batch): string | null {
+    const tool = turn.tools.find((t) => t.name === call.name);
+    if (!tool) return JSON.stringify({ ok: false, error: `there is no tool "${call.name}" here; the tools are ${turn.tools.map((t) => t.name).join(', ')}` });
+    const problem = tool.check(call.arguments);
+    if (problem !== null) return JSON.stringify({ ok: false, error: `invalid arguments for ${tool.name}, nothing was done: ${problem}. Call it again with corrected arguments if you can.` });
+    const args = (call.arguments ?? {}) as Record<string, unknown>;
+    for (const name of tool.fills) {
+      if (args[name] === undefined) continue;
+      this.slots[name] = args[name];
+      batch.events.push({ type: 'slot', name, value: args[name], confidence: 1 });
+    }
+    const def = tool.definition;
+    if (def.save_record) {
+      const id = this.newId();
+      const data = structuredClone(args);
+      this.records.push({ kind: def.save_record.kind, data });
+      this.pending.set(id, { kind: 'record' });
+      this.effect(id, { type: 'save_record', kind: def.save_record.kind, data: structuredClone(data) }, batch);
+      // Performed now: a barge-in cutting the model's next words must not lose the record it was told is saved.
+      batch.flush(true);
+      return JSON.stringify({ ok: true, saved: def.save_record.kind });
+    }
+    if (def.transfer !== undefined) {
+      const t = typeof def.transfer === 'string' ? { target: def.transfer } : def.transfer;
+      this.ending ??= { type: 'transfer', ...(t.target ? { target: t.target } : {}), reason: t.reason ?? `tool ${tool.name}` };
+      return JSON.stringify({ ok: true, done: 'the caller is transferred once your words have played' });
+    }
+    if ('hangup' in def) {
+      this.ending ??= { type: 'hangup', reason: def.hangup?.reason ?? `tool ${tool.name}` };
+      return JSON.stringify({ ok: true, done: 'the call ends once your words have played' });
+    }
+    const w = def.webhook!;
+    const lookup: Lookup = (name) => (name in args ? args[name] : this.lookup(name));
+    const used = new Set<string>();
+    let url = w.url.replace(/\{([A-Za-z_][A-Za-z0-9_.]*)\}/g, (_, name: string) => {
+      used.add(name);
+      return encodeURIComponent(interpolate(`{${name}}`, lookup, this.language).text);
+    });
+    let body: Record<string, unknown> | undefined;
+    if (w.method === 'GET') {
+      const query = new URLSearchParams();
+      for (const [k, v] of Object.entries(args)) if (!used.has(k) && v !== undefined && v !== null) query.set(k, typeof v === 'object' ? JSON.stringify(v) : String(v));
+      const q = query.toString();
+      if (q) url += (url.includes('?') ? '&' : '?') + q;
+    } else body = args;
+    const id = this.newId();
+    this.pending.set(id, { kind: 'tool', toolCallId: call.id });
+    this.effect(id, { type: 'webhook', url, method: w.method, ...(body ? { body } : {}), ...(w.headers ? { headers: w.headers } : {}), timeoutMs: w.timeout_ms }, batch);
+    this.blockedOn = id;
+    this.agenda.unshift({ k: 'llm-tools' });
+    return null;
   }
 
   /** The answer to an effect: a webhook's resumes the paused queue. Returns false for an unknown id. */
@@ -404,6 +572,13 @@ export class FlowMachine {
     }
     if (this.blockedOn !== id) return true;
     this.blockedOn = null;
+    if (pending.kind === 'tool') {
+      // The model reads the answer (or the failure) and goes on with its turn.
+      const answer = JSON.stringify(ok ? { ok: true, ...data } : { ok: false, error: error ?? 'the webhook failed', ...(data ? { data } : {}) });
+      const content = answer.length > MAX_TOOL_RESULT_CHARS ? `${answer.slice(0, MAX_TOOL_RESULT_CHARS)}… (cut)` : answer;
+      this.toolTurn?.messages.push({ role: 'tool', toolCallId: pending.toolCallId!, content });
+      return true;
+    }
     const webhook = pending.webhook!;
     if (ok) {
       if (webhook.save_as) this.variables[webhook.save_as] = data ?? {};

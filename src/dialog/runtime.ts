@@ -6,6 +6,7 @@
  */
 import { PalabreError, throwIfAborted } from '../errors.js';
 import type { LoadedFlow } from './loader.js';
+import type { CallContext } from './context.js';
 import type { DialogLlm } from './llm.js';
 import { Batch, FlowMachine } from './machine.js';
 import { extractSlot } from './slots/index.js';
@@ -25,6 +26,8 @@ export interface DialogRuntimeOptions {
   idGenerator?: () => string;
   /** Slot extraction (default: the built-in extractors of `./slots`). */
   extractSlot?: SlotExtractor;
+  /** The call (caller id, transport, id, start), readable in texts and prompts as `{caller_id}`, `{call_date}`… */
+  context?: CallContext;
 }
 
 const DEFAULT_THRESHOLD = 0.5;
@@ -39,7 +42,7 @@ class Runtime implements DialogRuntime {
     private readonly flow: LoadedFlow,
     private readonly options: DialogRuntimeOptions & { language: string },
   ) {
-    this.machine = new FlowMachine(flow, { language: options.language, llm: options.llm, idGenerator: options.idGenerator });
+    this.machine = new FlowMachine(flow, { language: options.language, llm: options.llm, idGenerator: options.idGenerator, context: options.context, startedAt: (options.now ?? (() => new Date()))() });
     const extractor = options.extractSlot ?? (extractSlot as unknown as SlotExtractor);
     this.reader = new SlotReader(flow.definition, options.language, extractor, options.now ?? (() => new Date()));
   }
@@ -142,7 +145,7 @@ class Runtime implements DialogRuntime {
       intent = result.intent !== null && result.confidence >= threshold && candidates.includes(result.intent) ? result.intent : null;
       classifierSlots = result.slots ?? {};
       classifierConfidence = result.confidence;
-      batch.events.push({ type: 'intent', intent, confidence: result.confidence, source: result.source, text });
+      batch.events.push({ type: 'intent', intent, confidence: result.confidence, source: result.source, text, ...(result.sentiment ? { sentiment: result.sentiment } : {}) });
     }
     const global = globalHandler(def, state, intent);
     const fresh = new Set<string>();

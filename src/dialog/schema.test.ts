@@ -8,10 +8,12 @@ import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { isYamlPromptFile } from './prompt-file.js';
 import { flowJsonSchema, flowSchema } from './schema.js';
 
 const FLOWS_DIR = join(import.meta.dirname, '..', '..', 'flows');
-const shipped = readdirSync(FLOWS_DIR).filter((f) => f.endsWith('.yaml'));
+// Prompt files (`*.prompt.yaml`) live next to the flows but are not flows.
+const shipped = readdirSync(FLOWS_DIR).filter((f) => f.endsWith('.yaml') && !isYamlPromptFile(f));
 
 let compiled: ReturnType<Ajv2020['compile']> | undefined;
 function validator() {

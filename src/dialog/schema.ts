@@ -214,7 +214,41 @@ const Llm = z.strictObject({
   temperature: z.number().min(0).max(2).default(0.7),
   history: z.number().int().min(0).max(200).default(20).describe('Conversation messages kept in the model\'s context.'),
   counter: Name.optional().describe('Counts the model\'s replies; past its max the counter\'s `exceeded` runs.'),
+  tools: z.array(Name).optional().describe('Tools of the flow (its `tools` section) the model may call in this state.'),
+  max_tool_rounds: z.number().int().min(1).max(10).default(3).describe('Times the model is asked again after tool results in one turn; the last time it must answer in words.'),
 }).meta({ id: 'LlmReply' });
+
+const TOOL_KINDS = ['save_record', 'webhook', 'transfer', 'hangup'] as const;
+
+const Tool = z
+  .strictObject({
+    description: z.string().min(1).describe('What the tool does and when to call it, for the model.'),
+    parameters: z.record(z.string(), z.unknown()).optional().describe('JSON schema (an object schema) of the arguments; they are checked against it before the tool runs.'),
+    slots: z.array(Name).min(1).optional().describe('Arguments named after these slots of the flow, typed from their slot types (instead of `parameters`); the values fill the slots.'),
+    save_record: z.strictObject({ kind: Name.describe('Record kind: ticket, lead, callback…') }).optional().describe('Saves the arguments as a record of this kind.'),
+    webhook: z
+      .strictObject({
+        url: z.string().regex(/^https?:\/\/\S+$/, 'an http:// or https:// URL').describe('May hold `{name}` placeholders (arguments first, then slots and variables).'),
+        method: z.enum(['GET', 'POST', 'PUT']).default('POST').describe('POST and PUT send the arguments as the JSON body, GET as query parameters.'),
+        headers: z.record(z.string(), z.string()).optional(),
+        timeout_ms: z.number().int().min(1).max(60_000).default(5000),
+      })
+      .optional()
+      .describe('Calls an HTTP endpoint with the arguments; its answer goes back to the model (a lookup).'),
+    transfer: z
+      .union([z.string().min(1), z.strictObject({ target: z.string().min(1).optional(), reason: z.string().optional() })])
+      .optional()
+      .describe('Hands the caller to a human once what was said has played.'),
+    hangup: z.strictObject({ reason: z.string().optional() }).nullable().optional().describe('Ends the call once what was said has played.'),
+  })
+  .superRefine((tool, ctx) => {
+    const kinds = TOOL_KINDS.filter((k) => k in tool);
+    if (kinds.length !== 1) {
+      ctx.addIssue({ code: 'custom', message: kinds.length === 0 ? `a tool needs one of ${TOOL_KINDS.join(', ')}` : `a tool does one thing; this one has ${kinds.join(' and ')}` });
+    }
+    if (tool.parameters !== undefined && tool.slots !== undefined) ctx.addIssue({ code: 'custom', message: 'a tool takes its arguments from `parameters` or from `slots`, not both' });
+  })
+  .meta({ id: 'Tool', description: 'An action the model may call: save_record, webhook, transfer or hangup, with the JSON schema of its arguments.' });
 
 const State = z.strictObject({
   description: z.string().optional(),
@@ -255,6 +289,24 @@ const Defaults = z.strictObject({
   no_input: Retry.optional(),
 });
 
+const Realtime = z.strictObject({
+  model: z.string().min(1).optional().describe('Realtime model (default: the server\'s engines.realtime.model).'),
+  voice: z.string().min(1).optional().describe('Voice of the model (default: engines.realtime.voice).'),
+  instructions: Text.optional().describe('What the model is told: who it is, what it does. Or `prompt` for a file.'),
+  prompt: z
+    .union([z.string().min(1), z.partialRecord(Language, z.string().min(1))])
+    .optional()
+    .describe('Instructions file (or one per language), relative to the flow file, instead of `instructions`.'),
+  greeting: Text.optional().describe('The model opens the call by saying this (in its own words); without it, the caller speaks first.'),
+  turn_detection: z
+    .strictObject({
+      threshold: z.number().min(0).max(1).optional().describe('Server VAD speech threshold (0..1, default 0.5).'),
+      silence_duration_ms: Ms.optional().describe('Silence that ends the caller\'s turn (default 500).'),
+      prefix_padding_ms: Ms.optional().describe('Audio kept before detected speech (default 300).'),
+    })
+    .optional(),
+}).meta({ id: 'Realtime', description: 'Speech-to-speech with the OpenAI Realtime API (`mode: realtime`): the model hears the caller and answers in speech; the states are not used.' });
+
 export const flowSchema = z
   .strictObject({
     $schema: z.string().optional(),
@@ -271,6 +323,10 @@ export const flowSchema = z
     global_intents: z.record(Name, Handler).optional().describe('Intents understood in every state, and what they do (repeat, human, goodbye, FAQ answers).'),
     counters: z.record(Name, Counter).optional().describe('Counters shared by all states (for global intents).'),
     on_hangup: z.array(Action).optional().describe('Run when the caller hangs up (save what was collected).'),
+    tools: z.record(Name.max(64), Tool).optional().describe('Actions the model of `llm` states may call (listed per state in `llm.tools`).'),
+    mode: z.enum(['dialog', 'realtime']).optional().describe('dialog (default): the states below run the call. realtime: the OpenAI Realtime model talks with the caller (settings in `realtime`).'),
+    realtime: Realtime.optional(),
+    recording: z.boolean().optional().describe('false: calls of this flow are not recorded (default: recorded when the server records calls, setting `recordings.enabled`).'),
     states: z.record(Name, State).refine((s) => Object.keys(s).length > 0, 'a flow needs at least one state'),
   })
   .describe('A palabre dialog flow.');
@@ -288,8 +344,10 @@ export type CounterDefinition = z.output<typeof Counter>;
 export type SlotDefinition = z.output<typeof Slot>;
 export type ListenDefinition = z.output<typeof Listen>;
 export type LlmDefinition = z.output<typeof Llm>;
+export type RealtimeDefinition = z.output<typeof Realtime>;
 export type EntityDefinition = z.output<typeof Entity>;
 export type WebhookDefinition = NonNullable<ActionShape['webhook']>;
+export type ToolDefinition = z.output<typeof Tool>;
 
 /** The flow format as JSON Schema (draft 2020-12), for editors and `palabre flows schema`. */
 export function flowJsonSchema(): Record<string, unknown> {

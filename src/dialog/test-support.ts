@@ -1,6 +1,8 @@
 /** Helpers for the dialog tests: flows from inline YAML, a phrase-table classifier, a scripted LLM. */
 import { parseFlow, type LoadedFlow } from './loader.js';
+import type { LlmItem, LlmMessage, StreamOptions } from '../engines/llm/types.js';
 import type { ChatMessage, DialogLlm } from './llm.js';
+import type { ToolLlm } from './machine.js';
 import type { DialogOutput, IntentClassifier } from './types.js';
 
 export async function flowFrom(yaml: string, options: { llmAvailable?: boolean; baseDir?: string } = {}): Promise<LoadedFlow> {
@@ -39,6 +41,33 @@ export function scriptedLlm(replies: Array<string | Error>): DialogLlm & { reque
         if (reply instanceof Error) throw reply;
         // Deltas, as a streaming model sends them.
         for (const piece of reply.match(/.{1,7}/gs) ?? []) yield piece;
+      })();
+    },
+  };
+}
+
+/** One answer of a scripted tool-calling model: text, tool calls, or both (text first, as models write). */
+export type ScriptedAnswer = string | Error | { text?: string; calls?: Array<{ name: string; arguments: unknown }> };
+
+/** A model with `stream()` that answers from a list with text and tool calls, recording each request with its options. */
+export function scriptedToolLlm(answers: ScriptedAnswer[]): ToolLlm & { requests: Array<{ messages: LlmMessage[]; options: StreamOptions }> } {
+  const requests: Array<{ messages: LlmMessage[]; options: StreamOptions }> = [];
+  let next = 0;
+  let callIds = 0;
+  return {
+    requests,
+    chat() {
+      throw new Error('a model with tools is asked through stream()');
+    },
+    stream(messages, options = {}) {
+      requests.push({ messages: structuredClone(messages), options: { ...options, signal: undefined } });
+      const answer = answers[next++] ?? '(no more answers)';
+      return (async function* (): AsyncGenerator<LlmItem> {
+        if (answer instanceof Error) throw answer;
+        const { text = '', calls = [] } = typeof answer === 'string' ? { text: answer } : answer;
+        for (const piece of text.match(/.{1,7}/gs) ?? []) yield { type: 'text', text: piece };
+        for (const c of calls) yield { type: 'tool_call', id: `call_${++callIds}`, name: c.name, arguments: c.arguments };
+        yield { type: 'usage', promptTokens: 10, completionTokens: 5, totalTokens: 15 };
       })();
     },
   };

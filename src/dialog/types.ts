@@ -68,7 +68,7 @@ export type DialogOutput =
   | { type: 'hangup'; reason: string }
   /** For the timeline, the store and the metrics. */
   | { type: 'state'; from: string | null; to: string }
-  | { type: 'intent'; intent: string | null; confidence: number; source: string; text: string }
+  | { type: 'intent'; intent: string | null; confidence: number; source: string; text: string; sentiment?: Sentiment }
   | { type: 'slot'; name: string; value: unknown; confidence: number };
 
 export type DialogEvent =
@@ -116,7 +116,12 @@ export interface IntentResult {
   source: string;
   /** Slots the classifier extracted on the way (the LLM classifier can). */
   slots?: Record<string, unknown>;
+  /** The caller's mood in this turn, when the classifier reads it (the LLM classifier does). */
+  sentiment?: Sentiment;
 }
+
+export const SENTIMENTS = ['positive', 'neutral', 'negative'] as const;
+export type Sentiment = (typeof SENTIMENTS)[number];
 
 export interface IntentDefinition {
   name: string;

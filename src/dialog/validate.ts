@@ -3,6 +3,7 @@
  * place and defined in another. Each issue carries the path of the offending
  * value in the document, so that the loader can turn it into a line number.
  */
+import { CONTEXT_VARIABLES } from './context.js';
 import { BUILTIN_SLOT_TYPES, type ActionDefinition, type ConditionDefinition, type FlowDefinition, type HandlerDefinition, type RetryDefinition, type SayDefinition, type StateDefinition, type TextDefinition } from './schema.js';
 import { didYouMean } from './suggest.js';
 import { placeholders, valuePlaceholders } from './text.js';
@@ -19,7 +20,7 @@ export interface ValidationIssue {
 }
 
 /** Names every text may use besides slots and variables. */
-export const BUILTIN_VARIABLES = ['flow', 'state', 'language', 'last_utterance', 'error', 'hangup_reason'] as const;
+export const BUILTIN_VARIABLES = ['flow', 'state', 'language', 'last_utterance', 'error', 'hangup_reason', ...CONTEXT_VARIABLES] as const;
 
 const KEYPAD_SLOT_TYPES = new Set(['zip_code_fr', 'digits', 'number', 'phone']);
 

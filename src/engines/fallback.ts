@@ -9,7 +9,7 @@ import type { AudioChunk, Frame } from '../audio/frame.js';
 import type { ResamplerFactory } from '../audio/resample.js';
 import { PalabreError } from '../errors.js';
 import type { Stt, SttEvent, SttOptions, SttResult, SttStream } from './stt/types.js';
-import type { Tts, TtsOptions, TtsVoice } from './tts/types.js';
+import type { TimedAudioChunk, Tts, TtsOptions, TtsVoice } from './tts/types.js';
 
 export interface BreakerOptions {
   /** Failures in a row that open the breaker. */
@@ -286,7 +286,9 @@ export class FallbackTts implements Tts {
             continue;
           }
           const samples = convert.process(chunk.samples);
-          if (samples.length > 0) yield { samples, sampleRate: this.sampleRate };
+          // Word timings are in ms from the start of the synthesis: a change of rate leaves them as they are.
+          const words = (chunk as TimedAudioChunk).words;
+          if (samples.length > 0 || words) yield { samples, sampleRate: this.sampleRate, ...(words ? { words } : {}) };
         }
         const tail = convert?.flush();
         if (tail && tail.length > 0) yield { samples: tail, sampleRate: this.sampleRate };

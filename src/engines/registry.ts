@@ -81,7 +81,22 @@ export async function loadEngines(config: Config, logger: Logger, options: LoadE
     for (const name of TTS_ENGINES) {
       if (options.ttsEngines && !options.ttsEngines.includes(name)) continue;
       const ttsOptions = { voices: e.tts.voices, language: e.tts.language, logger: logger.child({ module: `tts-${name}` }) };
-      const engine = await attempt('tts', name, () => (name === 'espeak' ? createTts('espeak', ttsOptions) : createTts('flite', { logger: ttsOptions.logger })), (t) => ({ sampleRate: t.sampleRate, voices: t.voices().length, languages: t.languages }));
+      const el = e.tts.elevenlabs;
+      if (name === 'elevenlabs' && !el.apiKey) {
+        statuses.push({ kind: 'tts', name, loaded: false, reason: 'not configured (set PALABRE_ENGINES_TTS_ELEVENLABS_API_KEY and PALABRE_ENGINES_TTS_ELEVENLABS_VOICE_ID)' });
+        continue;
+      }
+      if (name === 'openai' && e.tts.engine !== 'openai' && !e.tts.fallback.includes('openai') && !options.ttsEngines?.includes('openai')) {
+        statuses.push({ kind: 'tts', name, loaded: false, reason: 'not configured (set PALABRE_ENGINES_TTS_ENGINE=openai and the engines.openai settings)' });
+        continue;
+      }
+      const load = (): Promise<Tts> => {
+        if (name === 'espeak') return createTts('espeak', ttsOptions);
+        if (name === 'openai') return createTts('openai', { config: e.openai, language: e.tts.language, resampler });
+        if (name === 'elevenlabs') return createTts('elevenlabs', { ...el, apiKey: el.apiKey ?? '', logger: ttsOptions.logger });
+        return createTts('flite', { logger: ttsOptions.logger });
+      };
+      const engine = await attempt('tts', name, load, (t) => ({ sampleRate: t.sampleRate, voices: t.voices().length, languages: t.languages }));
       if (engine) tts.set(name, engine);
     }
   }
@@ -89,7 +104,11 @@ export async function loadEngines(config: Config, logger: Logger, options: LoadE
   const stt = new Map<string, Stt>();
   if (kinds.has('stt')) {
     for (const name of STT_ENGINE_NAMES) {
-      const wanted = name === e.stt.engine || options.allStt || options.sttEngines?.includes(name) || (name === 'sherpa' && e.stt.sherpa.model !== '');
+      const wanted = name === e.stt.engine || e.stt.fallback.includes(name) || options.allStt || options.sttEngines?.includes(name) || (name === 'sherpa' && e.stt.sherpa.model !== '') || (name === 'deepgram' && !!e.stt.deepgram.apiKey);
+      if (name === 'deepgram' && !e.stt.deepgram.apiKey) {
+        statuses.push({ kind: 'stt', name, loaded: false, reason: 'not configured (set PALABRE_ENGINES_STT_DEEPGRAM_API_KEY)' });
+        continue;
+      }
       if (!wanted) {
         statuses.push({ kind: 'stt', name, loaded: false, reason: `not configured (set PALABRE_ENGINES_STT_ENGINE=${name})` });
         continue;
@@ -101,6 +120,8 @@ export async function loadEngines(config: Config, logger: Logger, options: LoadE
           createStt(name, {
             pocketsphinx: e.stt.pocketsphinx,
             sherpa: { ...e.stt.sherpa, modelsDir: config.models.dir },
+            openai: { config: e.openai, language: e.stt.language },
+            deepgram: e.stt.deepgram,
             logger: logger.child({ module: `stt-${name}` }),
           }),
         (s) => ({ languages: s.languages, streaming: s.streaming }),

@@ -15,6 +15,8 @@ import type { Config } from '../config.js';
 import type { Engines } from '../engines/registry.js';
 import { isPalabreError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { recordingsDir } from '../recording/settings.js';
+import type { Store } from '../store/types.js';
 import { type SpeechServices, createSpeechServices } from '../speech/services.js';
 import { VERSION } from '../version.js';
 import { registerAuth } from './auth.js';
@@ -22,6 +24,7 @@ import { type Metrics, createMetrics } from './metrics.js';
 import { cleanAudioRoutes } from './routes/clean-audio.js';
 import { healthRoutes } from './routes/health.js';
 import { legacyRoutes } from './routes/legacy.js';
+import { operatorRoutes } from './routes/operator.js';
 import { DEFAULT_WEB_DIR, type SessionRoutesOptions, registerWsEdge, sessionRoutes, wsServerOptions } from './routes/session.js';
 import { sttRoutes } from './routes/stt.js';
 import { ttsRoutes } from './routes/tts.js';
@@ -37,6 +40,10 @@ export interface AppDeps {
   twilio?: TwilioRoutesOptions;
   /** Keep what each call produces (the store, the recorder); given to every transport the app serves. */
   observers?: CallObserver[];
+  /** The store: with it the operator API (/api/calls, /api/records, /api/stats) is served, behind server.adminToken. */
+  store?: Store;
+  /** Where recording files live (default: `recordings.dir`). */
+  recordingsDir?: string;
 }
 
 declare module 'fastify' {
@@ -131,6 +138,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(ttsRoutes);
   await app.register(cleanAudioRoutes);
   await app.register(legacyRoutes);
+  if (deps.store) {
+    await app.register(operatorRoutes, {
+      store: deps.store,
+      recordingsDir: deps.recordingsDir ?? recordingsDir(config),
+      adminToken: config.server.adminToken,
+      configuredHost: config.server.host,
+    });
+  }
   await app.register(sessionRoutes, { logger: deps.logger, flowsDir: config.flows.dir, observers: deps.observers, ...deps.browserSessions });
   const tw = config.twilio;
   await app.register(twilioRoutes, {

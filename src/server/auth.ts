@@ -1,3 +1,18 @@
+/**
+ * Who may call what. Two bearer tokens, each guarding its own routes:
+ *
+ * - `server.authToken` guards the speech API (STT, TTS, sessions, the demo's
+ *   WebSocket). Unset, those routes are open.
+ * - `server.adminToken` guards the operator API (OPERATOR_PREFIXES: calls,
+ *   transcripts, recordings, records, stats), which holds what callers said.
+ *   The authToken never opens it: an application allowed to transcribe must
+ *   not thereby read every call. Unset, the operator API answers only while
+ *   the server listens on a loopback address (the default 127.0.0.1), and
+ *   refuses with 403 naming the setting otherwise. See admin-auth.ts.
+ *
+ * /health, /docs, Twilio's webhooks (signed instead) and the pages' own
+ * static files need no token.
+ */
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 
@@ -8,6 +23,14 @@ import type { FastifyInstance } from 'fastify';
  */
 const PUBLIC_PREFIXES = ['/health', '/docs', '/twilio'];
 
+/** The operator API: guarded by the admin token alone (admin-auth.ts), not by authToken. */
+export const OPERATOR_PREFIXES = ['/api/calls', '/api/records', '/api/stats'];
+
+/** `/api/calls`, `/api/calls/…` and `/api/calls.csv` (and the same for each prefix). */
+export function isOperatorPath(path: string): boolean {
+  return OPERATOR_PREFIXES.some((p) => path === p || path.startsWith(p + '/') || path.startsWith(p + '.'));
+}
+
 /**
  * The demo page's own files are public too: the page holds no data and asks
  * for the token itself, which it then sends on the API and WebSocket calls.
@@ -17,7 +40,7 @@ function isPublic(method: string, path: string, publicFiles: ReadonlySet<string>
   return (method === 'GET' || method === 'HEAD') && publicFiles.has(path);
 }
 
-function sameSecret(a: string, b: string): boolean {
+export function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
@@ -28,7 +51,7 @@ export function registerAuth(app: FastifyInstance, token: string | undefined, pu
   if (!token) return;
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0];
-    if (isPublic(request.method, path, publicFiles)) return;
+    if (isPublic(request.method, path, publicFiles) || isOperatorPath(path)) return;
     const header = request.headers.authorization ?? '';
     const match = /^Bearer\s+(.+)$/i.exec(header);
     if (!match || !sameSecret(match[1].trim(), token)) {

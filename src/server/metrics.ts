@@ -12,6 +12,11 @@ export interface Metrics {
   audioSeconds: Counter<'kind' | 'engine'>;
   degenerateOutputs: Counter<'engine' | 'action'>;
   badInput: Counter<'route' | 'code'>;
+  /** Per finished call, what it used of each engine. */
+  engineRequests: Counter<'kind' | 'engine'>;
+  engineCharacters: Counter<'kind' | 'engine'>;
+  engineTokens: Counter<'engine' | 'type'>;
+  callCost: Counter<'currency'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -49,6 +54,30 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'palabre_stt_degenerate_total',
       help: 'Transcripts flagged or dropped by the degenerate-output guard.',
       labelNames: ['engine', 'action'],
+      registers: [registry],
+    }),
+    engineRequests: new Counter({
+      name: 'palabre_engine_requests_total',
+      help: 'Requests calls made to each engine (counted when the call ends).',
+      labelNames: ['kind', 'engine'],
+      registers: [registry],
+    }),
+    engineCharacters: new Counter({
+      name: 'palabre_engine_characters_total',
+      help: 'Characters sent to voices (tts) and written by language models (llm), counted when the call ends.',
+      labelNames: ['kind', 'engine'],
+      registers: [registry],
+    }),
+    engineTokens: new Counter({
+      name: 'palabre_llm_tokens_total',
+      help: 'Language model tokens by type (prompt, completion), as the servers reported them.',
+      labelNames: ['engine', 'type'],
+      registers: [registry],
+    }),
+    callCost: new Counter({
+      name: 'palabre_call_cost_total',
+      help: 'Cost of finished calls priced with the configured table.',
+      labelNames: ['currency'],
       registers: [registry],
     }),
     badInput: new Counter({

@@ -9,8 +9,8 @@ import type { ColumnType, Generated, JSONColumnType } from 'kysely';
 /** A timestamptz column: written as an ISO string or a Date, read as a Date. */
 export type Timestamp = ColumnType<Date, Date | string, Date | string>;
 
-/** A jsonb column holding an array or an object (null allowed). */
-export type Json = JSONColumnType<object | null, string, string>;
+/** A jsonb column holding an array or an object; SQL NULL when written as null or left out. */
+export type Json = JSONColumnType<object | null, string | null | undefined, string | null>;
 /** A jsonb column holding an object; written as JSON text (JSON.stringify), read back parsed. */
 export type JsonObject = JSONColumnType<Record<string, unknown>, string, string>;
 

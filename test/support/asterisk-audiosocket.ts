@@ -155,6 +155,14 @@ export class AsteriskAudioSocket {
     this.socket.destroy();
   }
 
+  /**
+   * A client whose receive side stalls: it keeps streaming but takes nothing
+   * more off the socket, so what palabre sends piles up in the kernel buffers.
+   */
+  stopReading(): void {
+    this.socket.pause();
+  }
+
   /** Bot audio frames with sound in them so far. */
   get voiced(): number {
     return this.voiceFrames;

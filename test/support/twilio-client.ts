@@ -57,8 +57,9 @@ export class TwilioClient {
     ws.on('message', (data) => this.onMessage(JSON.parse(String(data)) as ServerMessage));
   }
 
-  static open(url: string): TwilioClient {
-    return new TwilioClient(new WebSocket(url));
+  /** `headers` go on the handshake request, as Twilio's X-Twilio-Signature does. */
+  static open(url: string, headers?: Record<string, string>): TwilioClient {
+    return new TwilioClient(new WebSocket(url, headers ? { headers } : undefined));
   }
 
   send(message: unknown): void {

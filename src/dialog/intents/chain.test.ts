@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PalabreError } from '../../errors.js';
 import type { IntentClassifier, IntentResult } from '../types.js';
 import { createIntentChain } from './chain.js';
-import { startFakeOpenAi, type FakeOpenAiServer } from './fake-openai-server.js';
+import { intentReply, startFakeOpenAi, type FakeOpenAiServer } from '../../../test/support/fake-openai.js';
 import { createLlmClassifier } from './llm.js';
 import { createLocalClassifier } from './local.js';
 import { HEATING_LEADS, SUPPORT_DESK } from './test-support.js';
@@ -44,8 +44,9 @@ let server: FakeOpenAiServer;
 beforeAll(async () => {
   // The FAQ classifier of the lead line, as an LLM that knows the FAQ intents.
   server = await startFakeOpenAi({
-    chat: (text, allowed) =>
+    reply: intentReply((text, allowed) =>
       JSON.stringify(text.includes('garantie') && allowed.includes('faq_guarantee') ? { intent: 'faq_guarantee', confidence: 0.9, slots: [] } : { intent: 'none', confidence: 0.1, slots: [] }),
+    ),
   });
 });
 afterAll(async () => {

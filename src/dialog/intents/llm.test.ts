@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAi, type FakeOpenAiServer } from './fake-openai-server.js';
+import { intentReply, startFakeOpenAi, type FakeOpenAiServer } from '../../../test/support/fake-openai.js';
 import { createLlmClassifier } from './llm.js';
 import { SUPPORT_DESK } from './test-support.js';
 
@@ -18,7 +18,7 @@ const brain = (text: string, allowed: string[]): string => {
 };
 
 beforeAll(async () => {
-  server = await startFakeOpenAi({ chat: brain });
+  server = await startFakeOpenAi({ reply: intentReply(brain) });
 });
 afterAll(async () => {
   await server.close();

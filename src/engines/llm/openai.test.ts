@@ -1,12 +1,12 @@
 /**
- * The OpenAI-compatible chat engine against the streaming fake server, which
- * is itself read by the official `openai` client first so it cannot drift
- * from the real wire protocol.
+ * The OpenAI-compatible chat engine against the fake server, which
+ * test/fake-openai.test.ts proves with the official `openai` client so it
+ * cannot drift from the real wire protocol. Tool calls, JSON answers and
+ * presets are in test/openai-engines.test.ts.
  */
 import { createServer } from 'node:net';
-import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { coachBrain, type FakeChatServer, pieces, startFakeChatServer } from '../../../test/support/fake-openai.js';
+import { coachBrain, type FakeOpenAi, pieces, startFakeOpenAi } from '../../../test/support/fake-openai.js';
 import { loadConfig } from '../../config.js';
 import { PalabreError } from '../../errors.js';
 import { createLlmFromConfig } from './index.js';
@@ -20,11 +20,11 @@ const MESSAGES: ChatMessage[] = [
 ];
 const EXPECTED = coachBrain(MESSAGES);
 
-let fake: FakeChatServer;
+let fake: FakeOpenAi;
 let llm: Llm;
 
 beforeAll(async () => {
-  fake = await startFakeChatServer();
+  fake = await startFakeOpenAi();
   llm = createOpenAiLlm({ baseUrl: fake.baseUrl, apiKey: KEY, model: 'fake-model', timeoutMs: 5000 });
 });
 afterAll(() => fake.close());
@@ -46,38 +46,6 @@ async function failure(run: () => Promise<unknown>): Promise<{ err: PalabreError
   }
   throw new Error('expected a failure');
 }
-
-describe('fake chat server, read by the official openai client', () => {
-  it('streams chat.completion.chunk deltas that the client reassembles into the reply', async () => {
-    const client = new OpenAI({ baseURL: fake.baseUrl, apiKey: KEY, maxRetries: 0 });
-    const stream = await client.chat.completions.create({ model: 'fake-model', messages: MESSAGES, stream: true, stream_options: { include_usage: true } });
-    const deltas: string[] = [];
-    let finish: string | null = null;
-    let usage: unknown;
-    for await (const chunk of stream) {
-      expect(chunk.object).toBe('chat.completion.chunk');
-      const choice = chunk.choices[0];
-      if (choice?.delta.content) deltas.push(choice.delta.content);
-      if (choice?.finish_reason) finish = choice.finish_reason;
-      if (chunk.usage) usage = chunk.usage;
-    }
-    expect(deltas).toEqual(pieces(EXPECTED));
-    expect(deltas.length).toBeGreaterThan(3);
-    expect(finish).toBe('stop');
-    expect(usage).toMatchObject({ completion_tokens: deltas.length });
-    expect(fake.requests.at(-1)?.headers.authorization).toBe(`Bearer ${KEY}`);
-  });
-
-  it('answers non-streaming requests and error statuses the way the client expects', async () => {
-    const client = new OpenAI({ baseURL: fake.baseUrl, apiKey: KEY, maxRetries: 0 });
-    const whole = await client.chat.completions.create({ model: 'fake-model', messages: MESSAGES });
-    expect(whole.choices[0].message.content).toBe(EXPECTED);
-    fake.next({ status: 429, body: { error: { message: 'Rate limit reached for fake-model', type: 'requests', code: 'rate_limit_exceeded' } } });
-    const err = await client.chat.completions.create({ model: 'fake-model', messages: MESSAGES, stream: true }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
-    expect((err as Error).message).toMatch(/Rate limit reached for fake-model/);
-  });
-});
 
 describe('createOpenAiLlm', () => {
   it('yields the same deltas as the official client, in order, and sends the OpenAI request shape', async () => {

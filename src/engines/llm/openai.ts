@@ -1,176 +1,167 @@
 /**
- * Chat over an OpenAI-compatible server (OpenAI, Ollama, vLLM, Groq, Mistral…):
- * `POST {baseUrl}/chat/completions` with `stream: true`, the SSE reply read as
- * it arrives so the first words can be spoken early. Three clocks guard a
- * turn: the whole reply (`timeoutMs`), the wait for the answer's headers and
- * any gap between chunks (`connectTimeoutMs`), and the caller's signal.
- * Every failure is a PalabreError naming the server and the cause; the API
- * key never appears in one.
+ * Chat over an OpenAI-compatible server (OpenAI, Groq, Mistral, Ollama,
+ * vLLM…): `POST {baseUrl}/chat/completions` with `stream: true`, the SSE
+ * reply read as it arrives so the first words can be spoken early, tool calls
+ * assembled from their streamed fragments, and structured JSON answers
+ * validated with zod. Requests go through the shared client
+ * (src/engines/openai/client.ts) and are shaped by the server's preset
+ * (which fields it accepts). Every failure is a PalabreError naming the
+ * server and the cause; the API key never appears in one.
  */
-import { endpoint, type ServerOptions } from '../../dialog/intents/http.js';
+import { z } from 'zod';
 import { PalabreError } from '../../errors.js';
-import type { ChatMessage, ChatOptions, Llm } from './types.js';
+import { createOpenAiClient, type OpenAiServerOptions } from '../openai/client.js';
+import { openAiPreset, type ChatQuirks, type OpenAiPresetName } from '../openai/presets.js';
+import { sseEvents } from '../openai/sse.js';
+import { parseJsonAnswer, responseFormatFor } from './json-output.js';
+import { ToolCallAssembler, type ToolCallDelta } from './tool-calls.js';
+import type { ChatMessage, ChatOptions, JsonOptions, Llm, LlmItem, LlmMessage, StreamOptions } from './types.js';
 
-export interface OpenAiLlmOptions extends ServerOptions {
-  /** Longest wait for the answer to start, and for each next chunk; default min(10 s, timeoutMs). */
-  connectTimeoutMs?: number;
+export interface OpenAiLlmOptions extends OpenAiServerOptions {
+  model: string;
+  /** Which server this is, for the request fields it accepts; default 'generic' (no optional field). */
+  preset?: OpenAiPresetName;
 }
 
-type Failure = 'aborted' | 'timeout' | 'idle' | null;
+interface StreamChunk {
+  choices?: Array<{ delta?: { content?: unknown; tool_calls?: unknown; refusal?: unknown }; finish_reason?: unknown }>;
+  usage?: Usage | null;
+  x_groq?: { usage?: Usage };
+  error?: { message?: unknown } | string;
+}
 
-/** One SSE event's data lines joined; `[DONE]` included. Comments and other fields are skipped. */
-async function* sseEvents(body: ReadableStream<Uint8Array>, onData: () => void): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  let data: string[] = [];
-  const reader = body.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      onData();
-      buffer += decoder.decode(value, { stream: true });
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl).replace(/\r$/, '');
-        buffer = buffer.slice(nl + 1);
-        if (line === '') {
-          if (data.length > 0) yield data.join('\n');
-          data = [];
-        } else if (line.startsWith('data:')) {
-          data.push(line.slice(5).replace(/^ /, ''));
-        }
-      }
+interface Usage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  total_tokens?: number;
+}
+
+const completionSchema = z.object({
+  choices: z
+    .array(
+      z.object({
+        message: z.object({ content: z.string().nullable().optional(), refusal: z.string().nullable().optional() }),
+        finish_reason: z.string().nullable().optional(),
+      }),
+    )
+    .min(1),
+});
+
+/** Our messages in the wire shape: tool calls with their arguments as JSON text, tool results by call id. */
+function wireMessages(messages: readonly LlmMessage[]): unknown[] {
+  return messages.map((m) => {
+    if (m.role === 'tool') return { role: 'tool', tool_call_id: m.toolCallId, content: m.content };
+    if ('toolCalls' in m) {
+      return {
+        role: 'assistant',
+        content: m.content,
+        tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: JSON.stringify(c.arguments ?? {}) } })),
+      };
     }
-    buffer += decoder.decode();
-    if (buffer.startsWith('data:')) data.push(buffer.slice(5).replace(/^ /, ''));
-    if (data.length > 0) yield data.join('\n');
-  } finally {
-    // A consumer that stops early (barge-in) must not leave the connection streaming.
-    await reader.cancel().catch(() => undefined);
-  }
+    return { role: m.role, content: m.content };
+  });
 }
 
-/** The server's own words from an error body: `{error:{message}}`, `{error:"…"}`, `{message}` or the text. */
-function serverMessage(text: string): string {
-  try {
-    const body = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
-    if (typeof body.error === 'string') return body.error;
-    if (typeof body.error?.message === 'string') return body.error.message;
-    if (typeof body.message === 'string') return body.message;
-  } catch {
-    // Not JSON: the text itself.
-  }
-  return text.replace(/\s+/g, ' ').trim().slice(0, 300);
+function usageItem(usage: Usage): LlmItem {
+  const promptTokens = usage.prompt_tokens ?? 0;
+  const completionTokens = usage.completion_tokens ?? 0;
+  return { type: 'usage', promptTokens, completionTokens, totalTokens: usage.total_tokens ?? promptTokens + completionTokens };
 }
 
 export function createOpenAiLlm(options: OpenAiLlmOptions): Llm {
-  const url = endpoint(options.baseUrl, 'chat/completions');
-  const connectTimeoutMs = options.connectTimeoutMs ?? Math.min(10_000, options.timeoutMs);
+  const client = createOpenAiClient(options);
+  const quirks: ChatQuirks = openAiPreset(options.preset ?? 'generic').chat ?? openAiPreset('generic').chat!;
+  const url = client.url('chat/completions');
   const what = `language model ${options.model} at ${url}`;
 
-  async function* chat(messages: ChatMessage[], chatOptions: ChatOptions = {}): AsyncGenerator<string> {
-    const outer = chatOptions.signal;
-    if (outer?.aborted) throw new PalabreError('aborted', `${what}: request cancelled`, { cause: outer.reason });
-    const controller = new AbortController();
-    let failure: Failure = null;
-    const stop = (why: Exclude<Failure, null>) => {
-      failure ??= why;
-      controller.abort();
-    };
-    const onAbort = () => stop('aborted');
-    outer?.addEventListener('abort', onAbort, { once: true });
-    const overall = setTimeout(() => stop('timeout'), options.timeoutMs);
-    let idle = setTimeout(() => stop('idle'), connectTimeoutMs);
-    const touch = () => {
-      clearTimeout(idle);
-      idle = setTimeout(() => stop('idle'), connectTimeoutMs);
-    };
-    const failed = (err: unknown, stage: string): PalabreError => {
-      if (err instanceof PalabreError) return err;
-      switch (failure) {
-        case 'aborted':
-          return new PalabreError('aborted', `${what}: request cancelled`, { cause: outer?.reason });
-        case 'timeout':
-          return new PalabreError('engine_unavailable', `${what} did not finish its reply within ${options.timeoutMs} ms`, { cause: err, details: { url, timeoutMs: options.timeoutMs } });
-        case 'idle':
-          return new PalabreError('engine_unavailable', `${what} sent nothing for ${connectTimeoutMs} ms ${stage}`, { cause: err, details: { url, connectTimeoutMs } });
-        default: {
-          const reason = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
-          if (stage === 'before answering') return new PalabreError('engine_unavailable', `${what} could not be reached: ${reason}`, { cause: err, details: { url } });
-          return new PalabreError('engine_failed', `${what} broke off its reply ${stage}: ${reason}`, { cause: err, details: { url } });
-        }
-      }
-    };
-
-    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream' };
-    if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
-    const body: Record<string, unknown> = { model: options.model, messages, stream: true };
-    if (chatOptions.maxTokens !== undefined) body.max_tokens = chatOptions.maxTokens;
+  function baseBody(messages: readonly LlmMessage[], chatOptions: ChatOptions): Record<string, unknown> {
+    const body: Record<string, unknown> = { model: options.model, messages: wireMessages(messages) };
+    if (chatOptions.maxTokens !== undefined) body[quirks.maxTokensField] = chatOptions.maxTokens;
     if (chatOptions.temperature !== undefined) body.temperature = chatOptions.temperature;
+    return body;
+  }
 
-    let stage = 'before answering';
+  async function* stream(messages: LlmMessage[], streamOptions: StreamOptions = {}): AsyncGenerator<LlmItem> {
+    const body = { ...baseBody(messages, streamOptions), stream: true } as Record<string, unknown>;
+    if (quirks.streamOptions) body.stream_options = { include_usage: true };
+    if (streamOptions.tools && streamOptions.tools.length > 0) {
+      body.tools = streamOptions.tools.map((t) => ({
+        type: 'function',
+        function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.parameters, ...(t.strict ? { strict: true } : {}) },
+      }));
+      if (streamOptions.toolChoice !== undefined) {
+        body.tool_choice = typeof streamOptions.toolChoice === 'string' ? streamOptions.toolChoice : { type: 'function', function: { name: streamOptions.toolChoice.name } };
+      }
+      if (streamOptions.parallelToolCalls !== undefined && quirks.parallelToolCalls) body.parallel_tool_calls = streamOptions.parallelToolCalls;
+    }
+
+    const reply = await client.open('chat/completions', { json: body, what, accept: 'text/event-stream', signal: streamOptions.signal });
+    const calls = new ToolCallAssembler(what);
+    let finished = false;
+    let deltas = 0;
+    let usage: Usage | undefined;
+    const progress = () => `after ${deltas} piece(s) of text${calls.size > 0 ? ` and ${calls.size} tool call(s)` : ''}`;
+    reply.progress = progress();
     try {
-      let response: Response;
-      try {
-        response = await (options.fetch ?? fetch)(url, { method: 'POST', headers, body: JSON.stringify(body), signal: controller.signal });
-      } catch (err) {
-        throw failed(err, stage);
-      }
-      touch();
-      if (!response.ok) {
-        let text = '';
+      for await (const data of sseEvents(reply.chunks())) {
+        if (data === '[DONE]') {
+          finished = true;
+          break;
+        }
+        let chunk: StreamChunk;
         try {
-          text = await response.text();
+          chunk = JSON.parse(data) as StreamChunk;
         } catch (err) {
-          throw failed(err, 'while sending an error');
+          throw new PalabreError('engine_failed', `${what} sent a stream event that is not JSON: ${data.slice(0, 120)}`, { cause: err, details: { url } });
         }
-        const message = serverMessage(text);
-        const code = response.status === 429 || response.status === 503 ? 'engine_unavailable' : 'engine_failed';
-        throw new PalabreError(code, `${what} answered HTTP ${response.status}${message ? `: ${message}` : ''}`, { details: { url, status: response.status } });
-      }
-      if (!response.body) throw new PalabreError('engine_failed', `${what} answered without a body`, { details: { url } });
-      stage = 'mid-stream';
-      let finished = false;
-      let deltas = 0;
-      try {
-        for await (const data of sseEvents(response.body, touch)) {
-          if (data === '[DONE]') {
-            finished = true;
-            break;
-          }
-          let chunk: { choices?: Array<{ delta?: { content?: unknown }; finish_reason?: unknown }>; error?: { message?: unknown } | string };
-          try {
-            chunk = JSON.parse(data) as typeof chunk;
-          } catch (err) {
-            throw new PalabreError('engine_failed', `${what} sent a stream event that is not JSON: ${data.slice(0, 120)}`, { cause: err, details: { url } });
-          }
-          if (chunk.error !== undefined) {
-            const message = typeof chunk.error === 'string' ? chunk.error : String(chunk.error.message ?? JSON.stringify(chunk.error));
-            throw new PalabreError('engine_failed', `${what} reported an error mid-stream: ${message}`, { details: { url } });
-          }
-          if (!Array.isArray(chunk.choices)) throw new PalabreError('engine_failed', `${what} sent a stream event without choices: ${data.slice(0, 120)}`, { details: { url } });
-          const choice = chunk.choices[0];
-          const content = choice?.delta?.content;
-          if (typeof content === 'string' && content !== '') {
-            deltas++;
-            yield content;
-          }
-          // Some servers close right after the last choice without `[DONE]`.
-          if (choice?.finish_reason) finished = true;
+        if (chunk.error !== undefined) {
+          const message = typeof chunk.error === 'string' ? chunk.error : String(chunk.error.message ?? JSON.stringify(chunk.error));
+          throw new PalabreError('engine_failed', `${what} reported an error mid-stream: ${message}`, { details: { url } });
         }
-      } catch (err) {
-        throw failed(err, `after ${deltas} piece(s) of text`);
+        if (!Array.isArray(chunk.choices)) throw new PalabreError('engine_failed', `${what} sent a stream event without choices: ${data.slice(0, 120)}`, { details: { url } });
+        const usageHere = chunk.usage ?? chunk.x_groq?.usage;
+        if (usageHere) usage = usageHere;
+        const choice = chunk.choices[0];
+        const content = choice?.delta?.content;
+        if (typeof content === 'string' && content !== '') {
+          deltas++;
+          reply.progress = progress();
+          yield { type: 'text', text: content };
+        }
+        if (Array.isArray(choice?.delta?.tool_calls)) {
+          calls.add(choice.delta.tool_calls as ToolCallDelta[]);
+          reply.progress = progress();
+        }
+        // Some servers close right after the last choice without `[DONE]`.
+        if (choice?.finish_reason) finished = true;
       }
-      if (!finished) throw new PalabreError('engine_failed', `${what} ended its reply stream without finishing it (no [DONE]) after ${deltas} piece(s) of text`, { details: { url } });
+      if (!finished) throw new PalabreError('engine_failed', `${what} ended its reply stream without finishing it (no [DONE]) ${progress()}`, { details: { url, retryable: true } });
+      for (const call of calls.finish()) yield { type: 'tool_call', ...call };
+      if (usage) yield usageItem(usage);
     } finally {
-      clearTimeout(overall);
-      clearTimeout(idle);
-      outer?.removeEventListener('abort', onAbort);
-      // Leaving early (the consumer stopped reading) closes the connection.
-      controller.abort();
+      // Leaving early (the consumer stopped reading, a barge-in) closes the connection.
+      reply.close();
     }
   }
 
-  return { name: 'openai', model: options.model, chat };
+  async function* chat(messages: ChatMessage[], chatOptions: ChatOptions = {}): AsyncGenerator<string> {
+    for await (const item of stream(messages, chatOptions)) if (item.type === 'text') yield item.text;
+  }
+
+  async function json<T>(messages: LlmMessage[], jsonOptions: JsonOptions<T>): Promise<T> {
+    const plan = responseFormatFor(jsonOptions, quirks, options.model);
+    const all: LlmMessage[] = plan.instruction ? [{ role: 'system', content: plan.instruction }, ...messages] : messages;
+    // Not streamed: nothing of a JSON answer is usable before its end, and some servers refuse structured output when streaming.
+    const body = { ...baseBody(all, jsonOptions), response_format: plan.responseFormat };
+    const answer = await client.json('chat/completions', { json: body, what, signal: jsonOptions.signal });
+    const completion = completionSchema.safeParse(answer);
+    if (!completion.success) {
+      const issue = completion.error.issues[0];
+      throw new PalabreError('engine_failed', `${what} answered an unexpected shape: ${issue.path.join('.') || 'body'}: ${issue.message}`, { details: { url } });
+    }
+    const choice = completion.data.choices[0];
+    return parseJsonAnswer(what, jsonOptions, { content: choice.message.content, refusal: choice.message.refusal, finishReason: choice.finish_reason });
+  }
+
+  return { name: 'openai', model: options.model, chat, stream, json };
 }

@@ -37,10 +37,19 @@ export interface SttOptions {
   grammar?: string;
   task?: 'transcribe' | 'translate';
   temperature?: number;
+  /** Silence that ends a speech segment, for engines that endpoint themselves (Deepgram `endpointing`); 0 turns it off. */
+  endpointingMs?: number;
+  /** Gap after the last word that marks the end of an utterance, for engines that report it (Deepgram `utterance_end_ms`). */
+  utteranceEndMs?: number;
   signal?: AbortSignal;
 }
 
-export type SttEvent = { type: 'partial'; text: string } | { type: 'final'; result: SttResult };
+/**
+ * `speech-started`: the engine heard speech begin (Deepgram `SpeechStarted`),
+ * usable for barge-in; `at` is seconds into the stream's audio. Consumers that
+ * do not use it ignore it.
+ */
+export type SttEvent = { type: 'partial'; text: string } | { type: 'final'; result: SttResult } | { type: 'speech-started'; at?: number };
 
 export interface SttStream {
   /** Feed frames at the engine's `sampleRate`. */

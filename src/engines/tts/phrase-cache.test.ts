@@ -133,6 +133,19 @@ describe('PhraseCache', () => {
     expect(cache.stats()).toMatchObject({ misses: 1, joined: 1, entries: 1 });
   });
 
+  it('says where a stream comes from, with no word timings for an engine that gives none', async () => {
+    const cache = new PhraseCache();
+    const first = cache.stream(tts, { text: EN_SENTENCE, voice: 'en-us' }, ULAW8K);
+    const second = cache.stream(tts, { text: EN_SENTENCE, voice: 'en-us' }, ULAW8K);
+    const [a, b] = await Promise.all([all(first.chunks), all(second.chunks)]);
+    expect(a.equals(b)).toBe(true);
+    const third = cache.stream(tts, { text: EN_SENTENCE, voice: 'en-us' }, ULAW8K);
+    expect([first.source, second.source, third.source]).toEqual(['miss', 'joined', 'hit']);
+    expect((await all(third.chunks)).equals(a)).toBe(true);
+    for (const s of [first, second, third]) expect(s.words()).toEqual([]);
+    expect(() => cache.stream(tts, { text: 'x' }, { encoding: 'pcm16', sampleRate: 12 })).toThrow(/sample rate/u);
+  });
+
   it('streams a miss: the first bytes arrive before the synthesis is over', async () => {
     const cache = new PhraseCache();
     const started = performance.now();

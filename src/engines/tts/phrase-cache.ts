@@ -4,6 +4,16 @@
  * kept in a bounded LRU after its first synthesis. A miss streams to the caller while it
  * fills the cache, requests for a phrase being synthesised share that synthesis, and a
  * synthesis that is aborted or fails stores nothing.
+ *
+ * An engine that says when each word is spoken (TimedAudioChunk / EncodedTtsChunk `words`)
+ * has its timings kept with the audio, in both tiers, so a call cut by a barge-in can
+ * tell which words were heard. Timings count in ms from the start of the phrase's audio
+ * and in characters of its whitespace-normalised text: resampling does not move them,
+ * and the chunks of one synthesis already carry times from its start.
+ *
+ * An engine that delivers the asked format itself (canSynthesizeAs, e.g. ElevenLabs'
+ * ulaw_8000 for a telephone line) is asked for it directly: no PCM is decoded,
+ * resampled and re-encoded here.
  */
 import { LRUCache } from 'lru-cache';
 import { assertRate } from '../../audio/frame.js';
@@ -14,7 +24,18 @@ import { decodeSlinLe, encodeSlinLe } from '../../audio/slin.js';
 import { PalabreError } from '../../errors.js';
 import { Flight } from './flight.js';
 import { normaliseText } from './text.js';
-import { canResolveVoice, SPEAKING_STYLES, type SpeakingStyle, type Tts } from './types.js';
+import {
+  canResolveVoice,
+  canSynthesizeAs,
+  outputFormatOf,
+  SPEAKING_STYLES,
+  type SpeakingStyle,
+  type DirectFormatTts,
+  type TimedAudioChunk,
+  type Tts,
+  type TtsOutputFormat,
+  type TtsWordTiming,
+} from './types.js';
 
 export type CacheEncoding = 'pcm16' | 'ulaw' | 'alaw';
 export const CACHE_ENCODINGS: readonly CacheEncoding[] = ['pcm16', 'ulaw', 'alaw'];
@@ -38,6 +59,18 @@ export interface CachedPhrase {
   durationSec: number;
   /** The voice the phrase was spoken with, as the engine resolved it. */
   voice: string;
+  /** When each word is heard (ms from the start of `bytes`), for engines that say so. */
+  words?: readonly TtsWordTiming[];
+}
+
+/** A phrase's audio as it comes, with the word timings known so far. */
+export interface PhraseStream {
+  /** hit: stored audio; joined: a synthesis already running; miss: a new synthesis. */
+  source: 'hit' | 'joined' | 'miss';
+  voice: string;
+  chunks: AsyncIterable<Uint8Array>;
+  /** Timings of the words complete so far (all of them once the chunks are done); empty for engines without timings. */
+  words(): readonly TtsWordTiming[];
 }
 
 export interface PhraseCacheOptions {
@@ -76,10 +109,16 @@ export interface RenderedPhrase {
   cached: boolean;
 }
 
-interface Opened {
-  source: 'hit' | 'joined' | 'miss';
-  voice: string;
-  chunks: AsyncIterable<Uint8Array>;
+/** A synthesis under way: the shared audio and the word timings found so far. */
+interface Production {
+  flight: Flight;
+  words: TtsWordTiming[];
+}
+
+/** What the cache's synthesis yields: bytes in the cache's format, and the words completed with them. */
+interface Rendered {
+  bytes: Uint8Array;
+  words?: readonly TtsWordTiming[];
 }
 
 function checkFormat(format: CacheFormat): void {
@@ -116,7 +155,7 @@ async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array, void, undefi
 export class PhraseCache {
   private readonly staticTier = new Map<string, CachedPhrase>();
   private readonly dynamicTier: LRUCache<string, CachedPhrase> | undefined;
-  private readonly flights = new Map<string, Flight>();
+  private readonly flights = new Map<string, Production>();
   private resampler: Promise<ResamplerFactory> | undefined;
   private readonly counters = { hits: 0, misses: 0, joined: 0, evictions: 0 };
 
@@ -155,6 +194,11 @@ export class PhraseCache {
     yield* this.open(tts, req, format).chunks;
   }
 
+  /** Like get(), with the phrase's word timings alongside (see PhraseStream). Throws at once on a bad format, style or voice. */
+  stream(tts: Tts, req: PhraseRequest & { signal?: AbortSignal }, format: CacheFormat): PhraseStream {
+    return this.open(tts, req, format);
+  }
+
   /** Renders every phrase into the static tier; fails naming the first phrase that cannot be spoken. */
   async preload(tts: Tts, phrases: readonly PhraseRequest[], format: CacheFormat): Promise<{ phrases: number; bytes: number }> {
     checkFormat(format);
@@ -164,9 +208,10 @@ export class PhraseCache {
       let entry = this.staticTier.get(key) ?? this.dynamicTier?.peek(key);
       if (!entry) {
         try {
+          const opened = this.open(tts, phrase, format);
           const parts: Uint8Array[] = [];
-          for await (const chunk of this.get(tts, phrase, format)) parts.push(chunk);
-          entry = this.entryOf(concat(parts), format, this.voiceOf(tts, phrase));
+          for await (const chunk of opened.chunks) parts.push(chunk);
+          entry = this.entryOf(concat(parts), format, opened.voice, opened.words());
         } catch (e) {
           const why = e instanceof Error ? e.message : String(e);
           throw new PalabreError(e instanceof PalabreError ? e.code : 'engine_failed', `could not pre-render the phrase "${phrase.text.slice(0, 60)}": ${why}`, { cause: e });
@@ -216,64 +261,90 @@ export class PhraseCache {
     this.dynamicTier?.clear();
   }
 
-  private open(tts: Tts, req: PhraseRequest & { signal?: AbortSignal }, format: CacheFormat): Opened {
+  private open(tts: Tts, req: PhraseRequest & { signal?: AbortSignal }, format: CacheFormat): PhraseStream {
     checkFormat(format);
     const voice = this.voiceOf(tts, req);
     const key = keyFor(tts, voice, req, format);
     const stored = this.staticTier.get(key) ?? this.dynamicTier?.get(key);
     if (stored) {
       this.counters.hits++;
-      return { source: 'hit', voice, chunks: once(stored.bytes) };
+      const words = stored.words ?? [];
+      return { source: 'hit', voice, chunks: once(stored.bytes), words: () => words };
     }
-    let flight = this.flights.get(key);
-    let source: Opened['source'] = 'joined';
-    if (flight?.joinable) {
+    let production = this.flights.get(key);
+    let source: PhraseStream['source'] = 'joined';
+    if (production?.flight.joinable) {
       this.counters.joined++;
     } else {
       this.counters.misses++;
       source = 'miss';
-      flight = new Flight();
-      this.flights.set(key, flight);
-      void this.produce(key, flight, tts, req, format, voice);
+      production = { flight: new Flight(), words: [] };
+      this.flights.set(key, production);
+      void this.produce(key, production, tts, req, format, voice);
     }
-    return { source, voice, chunks: flight.follow(req.signal) };
+    const words = production.words;
+    return { source, voice, chunks: production.flight.follow(req.signal), words: () => words };
   }
 
-  private async produce(key: string, flight: Flight, tts: Tts, req: PhraseRequest, format: CacheFormat, voice: string): Promise<void> {
+  private async produce(key: string, production: Production, tts: Tts, req: PhraseRequest, format: CacheFormat, voice: string): Promise<void> {
+    const { flight, words } = production;
     try {
-      for await (const chunk of this.synthesize(tts, req, format, flight.controller.signal)) flight.push(chunk);
-      const entry = this.entryOf(concat(flight.chunks), format, voice);
+      for await (const chunk of this.synthesize(tts, req, format, flight.controller.signal)) {
+        // Words first: a follower woken by the audio then finds the timings that came with it.
+        if (chunk.words) words.push(...chunk.words);
+        if (chunk.bytes.length > 0) flight.push(chunk.bytes);
+      }
+      const entry = this.entryOf(concat(flight.chunks), format, voice, words);
       if (entry.bytes.length > 0) this.dynamicTier?.set(key, entry);
       flight.finish();
     } catch (e) {
       flight.finish(e);
     } finally {
-      if (this.flights.get(key) === flight) this.flights.delete(key);
+      if (this.flights.get(key)?.flight === flight) this.flights.delete(key);
     }
   }
 
-  private async *synthesize(tts: Tts, req: PhraseRequest, format: CacheFormat, signal: AbortSignal): AsyncGenerator<Uint8Array, void, undefined> {
+  private synthesize(tts: Tts, req: PhraseRequest, format: CacheFormat, signal: AbortSignal): AsyncGenerator<Rendered, void, undefined> {
+    const named = outputFormatOf(format.encoding, format.sampleRate);
+    if (named && canSynthesizeAs(tts, named)) return this.synthesizeNative(tts, named, req, signal);
+    return this.synthesizePcm(tts, req, format, signal);
+  }
+
+  /** The engine delivers the format itself: its bytes are stored as they come. */
+  private async *synthesizeNative(tts: DirectFormatTts, format: TtsOutputFormat, req: PhraseRequest, signal: AbortSignal): AsyncGenerator<Rendered, void, undefined> {
+    for await (const chunk of tts.synthesizeAs(req.text, format, { voice: req.voice, language: req.language, style: req.style, signal })) {
+      if (chunk.format !== format) {
+        throw new PalabreError('engine_failed', `${tts.name} was asked for ${format} audio and delivered ${String(chunk.format)}`);
+      }
+      yield chunk.words ? { bytes: chunk.bytes, words: chunk.words } : { bytes: chunk.bytes };
+    }
+  }
+
+  /** PCM at the engine's rate, resampled and encoded here; word times in ms hold at any rate. */
+  private async *synthesizePcm(tts: Tts, req: PhraseRequest, format: CacheFormat, signal: AbortSignal): AsyncGenerator<Rendered, void, undefined> {
     const encode = (samples: Int16Array): Uint8Array => (format.encoding === 'pcm16' ? encodeSlinLe(samples) : encodeG711(format.encoding, samples));
     const resampler =
       tts.sampleRate === format.sampleRate
         ? undefined
         : (await (this.resampler ??= loadResampler())).create(tts.sampleRate, format.sampleRate, { quality: this.options.resampleQuality ?? 5 });
     try {
-      const chunks = tts.synthesize(req.text, { voice: req.voice, language: req.language, style: req.style, signal });
+      const chunks: AsyncIterable<TimedAudioChunk> = tts.synthesize(req.text, { voice: req.voice, language: req.language, style: req.style, signal });
       for await (const chunk of chunks) {
         assertRate(chunk, tts.sampleRate, `phrase cache (${tts.name})`);
         const pcm = resampler ? resampler.process(chunk.samples) : chunk.samples;
-        if (pcm.length > 0) yield encode(pcm);
+        if (pcm.length > 0 || chunk.words) yield { bytes: pcm.length > 0 ? encode(pcm) : new Uint8Array(0), ...(chunk.words ? { words: chunk.words } : {}) };
       }
       const tail = resampler?.flush();
-      if (tail && tail.length > 0) yield encode(tail);
+      if (tail && tail.length > 0) yield { bytes: encode(tail) };
     } finally {
       resampler?.close();
     }
   }
 
-  private entryOf(bytes: Uint8Array, format: CacheFormat, voice: string): CachedPhrase {
-    return { bytes, format: { ...format }, durationSec: bytes.length / bytesPerSample(format.encoding) / format.sampleRate, voice };
+  private entryOf(bytes: Uint8Array, format: CacheFormat, voice: string, words: readonly TtsWordTiming[] = []): CachedPhrase {
+    const entry: CachedPhrase = { bytes, format: { ...format }, durationSec: bytes.length / bytesPerSample(format.encoding) / format.sampleRate, voice };
+    if (words.length > 0) entry.words = [...words];
+    return entry;
   }
 
   private voiceOf(tts: Tts, req: PhraseRequest): string {

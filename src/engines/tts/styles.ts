@@ -107,3 +107,40 @@ export function applyGain(samples: Int16Array, gain: number): Int16Array {
   }
   return samples;
 }
+
+/** ElevenLabs `voice_settings`, as sent on the wire. */
+export interface ElevenLabsVoiceSettings {
+  stability: number;
+  similarity_boost: number;
+  style: number;
+  use_speaker_boost: boolean;
+  speed: number;
+}
+
+/**
+ * ElevenLabs has no pitch or volume control, so a style is carried by three settings:
+ * - speed: the style's rate (the same numbers as the local engines), kept within
+ *   ElevenLabs' 0.7–1.2;
+ * - stability (0–1, ElevenLabs' default 0.5): lower lets the voice move more between
+ *   words, which sounds warmer and livelier (encouragement, enthusiasm, curiosity);
+ *   higher keeps it even, which sounds calm and considered (empathy, reflection);
+ * - style (0–1, default 0): exaggerates the voice's own manner. It stays at 0.3 or
+ *   less: beyond that voices turn theatrical, and any value above 0 costs latency.
+ * similarity_boost 0.75 and use_speaker_boost are ElevenLabs' defaults and the same for
+ * every style, so the caller hears one voice whatever its mood.
+ */
+export const ELEVENLABS_STYLE_SETTINGS: Readonly<Record<SpeakingStyle, Readonly<{ stability: number; style: number }>>> = Object.freeze({
+  neutre: Object.freeze({ stability: 0.5, style: 0 }),
+  encouragement: Object.freeze({ stability: 0.4, style: 0.2 }),
+  empathie: Object.freeze({ stability: 0.6, style: 0.15 }),
+  enthousiasme_modere: Object.freeze({ stability: 0.35, style: 0.3 }),
+  curiosite: Object.freeze({ stability: 0.45, style: 0.15 }),
+  reflexion: Object.freeze({ stability: 0.7, style: 0.05 }),
+});
+
+/** The voice settings a style is spoken with on ElevenLabs; no style means neutral. */
+export function elevenLabsVoiceSettings(style: SpeakingStyle | undefined): ElevenLabsVoiceSettings {
+  const prosody = prosodyFor(style);
+  const s = ELEVENLABS_STYLE_SETTINGS[style ?? 'neutre'];
+  return { stability: s.stability, similarity_boost: 0.75, style: s.style, use_speaker_boost: true, speed: Math.round(clamp(prosody.rate, 0.7, 1.2) * 100) / 100 };
+}

@@ -126,7 +126,7 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRoutes
   let flows: Promise<FlowRegistry> | undefined;
   const registry = (): Promise<FlowRegistry> => {
     // Loaded on first use and kept; a failed load is retried next time.
-    flows ??= loadFlowsDir(flowsDir, { llmAvailable }).catch((err: unknown) => {
+    flows ??= loadFlowsDir(flowsDir, { llmAvailable, realtimeAvailable: config.engines.realtime.apiKey !== undefined }).catch((err: unknown) => {
       flows = undefined;
       throw err;
     });
@@ -134,7 +134,7 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRoutes
   };
 
   const createCall =
-    options.createCall ?? createBrowserCallFactory({ config, engines, logger, flows: registry, llm, observers: options.observers });
+    options.createCall ?? createBrowserCallFactory({ config, engines, logger, flows: registry, llm, observers: options.observers, metrics: app.palabre.metrics });
   const sessions = new BrowserSessions({
     maxSessions: config.browser.maxSessions,
     connectTimeoutMs: config.browser.connectTimeoutMs,

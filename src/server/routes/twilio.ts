@@ -1,8 +1,9 @@
 /**
  * Twilio: `POST /twilio/voice` answers a call with TwiML that connects it to
  * `WS /twilio/media`, where each Media Stream becomes a TwilioIO running the
- * flow its custom parameters name. With an auth token, voice webhooks must
- * carry a valid `X-Twilio-Signature`.
+ * flow its custom parameters name. With an auth token, both the voice webhook
+ * and the stream's WebSocket handshake must carry a valid `X-Twilio-Signature`
+ * (Twilio signs the handshake like a webhook: the wss URL, no parameters).
  */
 import type {} from '@fastify/websocket';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -16,13 +17,14 @@ import { PalabreError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { CallObserver } from '../../call/factory.js';
 import { createTwilioCallFactory, type TwilioCallFactory } from '../../transports/twilio/call.js';
+import { createTwilioCounters, registerTwilioMetrics } from '../../transports/twilio/metrics.js';
 import { verifyTwilioSignature } from '../../transports/twilio/signature.js';
 import { streamTwiml } from '../../transports/twilio/twiml.js';
 import { CLOSE_POLICY, TwilioIO, type TwilioIOOptions } from '../../transports/twilio/twilio-io.js';
 import { DEFAULT_FLOWS_DIR } from './session.js';
 
 export interface TwilioRoutesOptions {
-  /** The account's auth token; when set, `/twilio/voice` requires a valid X-Twilio-Signature (403 otherwise). */
+  /** The account's auth token; when set, `/twilio/voice` and the `/twilio/media` handshake require a valid X-Twilio-Signature (403 otherwise). */
   authToken?: string;
   /** The server's public base URL as Twilio calls it (`https://bot.example.com`); signatures cover it. Default: from the request's Host. */
   publicUrl?: string;
@@ -57,14 +59,16 @@ export async function twilioRoutes(app: FastifyInstance, options: TwilioRoutesOp
   const llm = options.llm ?? createLlmFromConfig(config);
   let flows: Promise<FlowRegistry> | undefined;
   const registry = (): Promise<FlowRegistry> => {
-    flows ??= loadFlowsDir(options.flowsDir ?? DEFAULT_FLOWS_DIR, { llmAvailable: llm !== undefined }).catch((err: unknown) => {
+    flows ??= loadFlowsDir(options.flowsDir ?? DEFAULT_FLOWS_DIR, { llmAvailable: llm !== undefined, realtimeAvailable: config.engines.realtime.apiKey !== undefined }).catch((err: unknown) => {
       flows = undefined;
       throw err;
     });
     return flows;
   };
-  const createCall = options.createCall ?? createTwilioCallFactory({ config, engines, flows: registry, llm, observers: options.observers });
+  const createCall = options.createCall ?? createTwilioCallFactory({ config, engines, flows: registry, llm, observers: options.observers, metrics });
   const live = new Set<TwilioIO>();
+  const counters = createTwilioCounters();
+  registerTwilioMetrics(metrics, counters);
   app.addHook('onClose', async () => {
     await Promise.all([...live].map((io) => io.close('server_shutdown')));
   });
@@ -75,64 +79,96 @@ export async function twilioRoutes(app: FastifyInstance, options: TwilioRoutesOp
   });
 
   const publicBase = (request: FastifyRequest): string => (options.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '');
+  // Twilio only connects to wss; a plain-http base means a local test or a TLS proxy that forgot X-Forwarded-Proto.
+  const streamBase = (request: FastifyRequest): string => {
+    const base = publicBase(request).replace(/^http/, 'ws');
+    return options.publicUrl ? base : base.replace(/^ws:/, 'wss:');
+  };
+
+  const refuseUnsigned = (request: FastifyRequest, route: string, url: string, form: Array<[string, string]>): string | undefined => {
+    if (!options.authToken) return undefined;
+    const signature = request.headers['x-twilio-signature'];
+    if (verifyTwilioSignature(options.authToken, typeof signature === 'string' ? signature : undefined, url, form)) return undefined;
+    metrics.badInput.inc({ route, code: 'bad_signature' });
+    logger.warn({ url, signed: signature !== undefined }, `Twilio request to ${route} with a missing or wrong signature`);
+    return signature ? 'X-Twilio-Signature does not match this request' : 'X-Twilio-Signature is missing';
+  };
 
   app.post('/twilio/voice', { schema: { summary: 'Twilio voice webhook: TwiML connecting the call to the media stream', tags: ['twilio'], querystring: { type: 'object', properties: { flow: { type: 'string', maxLength: 100 }, language: { type: 'string', maxLength: 20 } } } } }, async (request, reply) => {
     const form = Array.isArray(request.body) ? (request.body as Array<[string, string]>) : [];
-    if (options.authToken) {
-      const signature = request.headers['x-twilio-signature'];
-      const url = publicBase(request) + request.url;
-      if (!verifyTwilioSignature(options.authToken, typeof signature === 'string' ? signature : undefined, url, form)) {
-        metrics.badInput.inc({ route: '/twilio/voice', code: 'bad_signature' });
-        logger.warn({ url, signed: signature !== undefined }, 'Twilio webhook with a missing or wrong signature');
-        return reply.status(403).send({ error: 'forbidden', message: signature ? 'X-Twilio-Signature does not match this request' : 'X-Twilio-Signature is missing', statusCode: 403 });
-      }
-    }
+    const refused = refuseUnsigned(request, '/twilio/voice', publicBase(request) + request.url, form);
+    if (refused) return reply.status(403).send({ error: 'forbidden', message: refused, statusCode: 403 });
     const query = request.query as { flow?: string; language?: string };
     const flowId = query.flow ?? defaultFlow;
     const language = query.language ?? defaultLanguage;
     const flow = (await registry()).get(flowId);
     const languages: readonly string[] = flow.definition.languages;
     if (!languages.includes(language)) throw new PalabreError('bad_request', `flow "${flowId}" speaks ${languages.join(', ')}, not "${language}"`);
-    const base = publicBase(request).replace(/^http/, 'ws');
-    // Twilio only connects to wss; a plain-http base means a local test or a TLS proxy that forgot X-Forwarded-Proto.
-    const streamUrl = (options.publicUrl ? base : base.replace(/^ws:/, 'wss:')) + '/twilio/media';
+    const streamUrl = streamBase(request) + '/twilio/media';
     // The caller's number rides along so the stored call knows who called (the stream's start message does not say).
     const caller = form.find(([k]) => k === 'From')?.[1];
     const from: Record<string, string> = caller ? { from: caller } : {};
     return reply.type('text/xml').send(streamTwiml(streamUrl, { flow: flowId, language, ...from }));
   });
 
-  app.get('/twilio/media', { websocket: true }, (socket: WebSocket) => {
-    void runStream(socket);
-  });
+  app.get(
+    '/twilio/media',
+    {
+      websocket: true,
+      // Before the upgrade: a stream that is not Twilio's gets a plain 403 and never a WebSocket.
+      preValidation: async (request, reply) => {
+        const refused = refuseUnsigned(request, '/twilio/media', streamBase(request) + request.url, []);
+        if (!refused) return;
+        counters.refusedSignature++;
+        return reply.status(403).send({ error: 'forbidden', message: refused, statusCode: 403 });
+      },
+    },
+    (socket: WebSocket) => {
+      void runStream(socket);
+    },
+  );
 
   async function runStream(socket: WebSocket): Promise<void> {
     if (live.size >= maxCalls) {
+      counters.refusedCapacity++;
       logger.warn({ maxCalls }, 'Twilio stream refused: too many calls');
       socket.close(CLOSE_TRY_AGAIN, `the server already carries ${maxCalls} calls`);
       return;
     }
+    counters.connections++;
     const io = new TwilioIO({
       socket,
       resampler: engines.resampler,
       logger,
       resampleQuality: config.audio.resampleQuality,
       ...options.io,
-      onBadMessage: (kind) => metrics.badInput.inc({ route: '/twilio/media', code: kind }),
+      counters,
+      onBadMessage: (kind) => {
+        counters.bad[kind] = (counters.bad[kind] ?? 0) + 1;
+        metrics.badInput.inc({ route: '/twilio/media', code: kind });
+      },
     });
     live.add(io);
+    counters.active++;
     let endReason: CallEndReason = 'error';
+    let started = false;
     let timer: NodeJS.Timeout | undefined;
     try {
       const start = await Promise.race([io.whenStarted(), new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), startTimeoutMs)))]);
       clearTimeout(timer);
       if (start === 'timeout') {
+        counters.startTimeout++;
         logger.warn({ startTimeoutMs }, 'Twilio stream sent no "start"; closing');
         socket.close(CLOSE_POLICY, 'no start message');
         endReason = 'timeout';
         return;
       }
-      if (!start) return;
+      if (!start) {
+        counters.closedBeforeStart++;
+        return;
+      }
+      started = true;
+      counters.streamsStarted++;
       const flow = start.customParameters.flow ?? defaultFlow;
       const language = start.customParameters.language ?? defaultLanguage;
       const callLogger = logger.child({ stream: start.streamSid, callSid: start.callSid, flow, language });
@@ -150,6 +186,11 @@ export async function twilioRoutes(app: FastifyInstance, options: TwilioRoutesOp
       clearTimeout(timer);
       await io.close(endReason);
       live.delete(io);
+      counters.active--;
+      if (started) {
+        counters.streamsEnded++;
+        counters.ended[endReason] = (counters.ended[endReason] ?? 0) + 1;
+      }
     }
   }
 }

@@ -3,6 +3,7 @@
  * payload`. The parser is streaming because TCP hands over arbitrary byte
  * runs: one frame may span several chunks and one chunk may hold many frames.
  */
+import { encodeSlinLe } from '../../audio/slin.js';
 import { PalabreError } from '../../errors.js';
 
 export const KIND_HANGUP = 0x00;
@@ -71,6 +72,17 @@ export function encodeFrame(kind: number, payload: Uint8Array = new Uint8Array(0
 }
 
 export const HANGUP_FRAME: Buffer = encodeFrame(KIND_HANGUP);
+
+/** An audio frame of `samples` in one buffer, the slin written straight after the header (no intermediate copy). */
+export function encodeAudioFrame(kind: number, samples: Int16Array): Buffer {
+  const bytes = samples.length * 2;
+  if (bytes > 0xffff) throw new PalabreError('bad_request', `AudioSocket payload of ${bytes} bytes exceeds the 65535-byte frame limit`);
+  const out = Buffer.allocUnsafe(HEADER_BYTES + bytes);
+  out[0] = kind;
+  out.writeUInt16BE(bytes, 1);
+  encodeSlinLe(samples, out.subarray(HEADER_BYTES));
+  return out;
+}
 
 function decodeFrame(kind: number, payload: Buffer): AudioSocketFrame {
   const rate = AUDIO_KIND_RATES.get(kind);

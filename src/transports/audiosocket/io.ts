@@ -13,11 +13,11 @@ import { Chunker } from '../../audio/chunker.js';
 import { FRAME_MS, PIPELINE_RATE, assertRate, samplesPerFrame, type Frame } from '../../audio/frame.js';
 import { Pacer } from '../../audio/pacer.js';
 import type { Resampler, ResamplerFactory } from '../../audio/resample.js';
-import { decodeSlinLe, encodeSlinLe } from '../../audio/slin.js';
+import { decodeSlinLe } from '../../audio/slin.js';
 import type { CallEndReason, CallIO, CallIOEvents } from '../../call/io.js';
 import { InboundFrames } from '../../call/inbound-frames.js';
 import { silentLogger, type Logger } from '../../log.js';
-import { FrameError, FrameParser, HANGUP_FRAME, audioKindForRate, encodeFrame, type AudioSocketFrame } from './frames.js';
+import { FrameError, FrameParser, HANGUP_FRAME, audioKindForRate, encodeAudioFrame, type AudioSocketFrame } from './frames.js';
 
 /** Why a connection ended, for logs and counters. */
 export type AudioSocketEndCause =
@@ -54,6 +54,13 @@ export interface AudioSocketIOOptions {
   maxPayloadBytes?: number;
   /** Bytes the socket may hold unsent before the client counts as not reading. Default 64 KiB. */
   maxBufferedBytes?: number;
+  /**
+   * How long unsent bytes may stay queued without the queue ever emptying before the
+   * client counts as not reading. Default 5 s. Both bounds only start to count once
+   * the kernel's socket buffers are full: on Linux defaults that holds a few MB, so a
+   * client that stops reading is found some minutes of 8 kHz audio later.
+   */
+  writeStallMs?: number;
   /** No bytes from Asterisk for this long (it sends audio every 20 ms) ends the call as half-open. Default 10 s. */
   idleTimeoutMs?: number;
   /** Caller audio waiting for the call to read it; the oldest is dropped beyond this. Default 5 s. */
@@ -91,6 +98,7 @@ export class AudioSocketIO implements CallIO {
   private readonly emitter = new EventEmitter();
   private readonly leadMs: number;
   private readonly maxBufferedBytes: number;
+  private readonly writeStallMs: number;
   private readonly maxOutboundMs: number;
   private readonly quality: number;
   private readonly now: () => number;
@@ -99,6 +107,8 @@ export class AudioSocketIO implements CallIO {
   private wire!: { rate: number; resampler: Resampler; chunker: Chunker; pacer: Pacer };
   private inResampler: Resampler | undefined;
   private readonly inChunker = new Chunker(PIPELINE_RATE);
+  /** Caller samples on their way to the resampler, which copies them at once: one buffer for every frame. */
+  private decoded = new Int16Array(0);
 
   private readonly inbound: InboundFrames;
   private closed = false;
@@ -106,6 +116,8 @@ export class AudioSocketIO implements CallIO {
   private sentMs = 0;
   private readonly idleTimer: NodeJS.Timeout | undefined;
   private playEnd = -Infinity;
+  /** Since when the socket has held unsent bytes without emptying. */
+  private backlogSince: number | undefined;
 
   constructor(options: AudioSocketIOOptions) {
     this.id = options.id;
@@ -115,6 +127,7 @@ export class AudioSocketIO implements CallIO {
     this.logger = options.logger ?? silentLogger;
     this.leadMs = options.leadMs ?? 40;
     this.maxBufferedBytes = options.maxBufferedBytes ?? 64 * 1024;
+    this.writeStallMs = options.writeStallMs ?? 5_000;
     this.inbound = new InboundFrames(options.maxInboundMs ?? 5_000, () =>
       this.logger.warn({ call: this.id }, 'the call is not keeping up with the caller audio; dropping the oldest frames'),
     );
@@ -162,8 +175,11 @@ export class AudioSocketIO implements CallIO {
   write(frame: Frame): void {
     if (this.closed) return;
     assertRate(frame, PIPELINE_RATE, 'AudioSocketIO.write');
-    const { resampler, chunker, pacer } = this.wire;
-    for (const out of chunker.push(resampler.process(frame.samples))) pacer.push(out);
+    const { rate, resampler, chunker, pacer } = this.wire;
+    const samples = resampler.process(frame.samples);
+    // The usual case, one whole frame in and out: no re-framing copy.
+    if (chunker.pending === 0 && samples.length === chunker.frameSize) pacer.push({ samples, sampleRate: rate });
+    else for (const out of chunker.push(samples)) pacer.push(out);
   }
 
   clear(): number {
@@ -208,13 +224,15 @@ export class AudioSocketIO implements CallIO {
   private openWire(rate: number): void {
     const kind = audioKindForRate(rate);
     const silence: Frame = { samples: new Int16Array(samplesPerFrame(rate)), sampleRate: rate };
+    // Keep-alive silence fills most slots of a call: encoded once, the same bytes every time.
+    const silenceBytes = encodeAudioFrame(kind, silence.samples);
     const pacer = new Pacer({
       sampleRate: rate,
       leadMs: this.leadMs,
       maxQueueMs: this.maxOutboundMs,
       now: this.now,
       onIdle: () => silence,
-      send: (frame) => this.sendAudio(frame, kind, frame === silence),
+      send: (frame) => (frame === silence ? this.sendAudio(silenceBytes, true) : this.sendAudio(encodeAudioFrame(kind, frame.samples), false)),
       onError: (err) => this.fail(err),
     });
     // The pacer sends its first silence from its constructor, which may already end the call.
@@ -230,12 +248,9 @@ export class AudioSocketIO implements CallIO {
     this.openWire(rate);
   }
 
-  private sendAudio(frame: Frame, kind: number, isSilence: boolean): void {
+  private sendAudio(bytes: Buffer, isSilence: boolean): void {
     if (this.closed || this.socket.destroyed) return;
-    if (this.socket.writableLength > this.maxBufferedBytes) {
-      this.finish('not_reading', 'transport_error', false, `${this.socket.writableLength} bytes unsent`);
-      return;
-    }
+    if (this.clientStalled()) return;
     if (isSilence) this.stats.silenceOut++;
     else {
       const now = this.now();
@@ -243,7 +258,30 @@ export class AudioSocketIO implements CallIO {
       this.sentMs += FRAME_MS;
       this.stats.framesOut++;
     }
-    this.socket.write(encodeFrame(kind, encodeSlinLe(frame.samples)));
+    this.socket.write(bytes);
+  }
+
+  /**
+   * Whether the client has stopped reading, ending the call if so. A healthy
+   * client takes every frame as it comes, so our unsent backlog stays empty; one
+   * that grows past the byte bound, or never empties for writeStallMs, means the
+   * far end's receive side is stuck (and its buffers would only grow).
+   */
+  private clientStalled(): boolean {
+    const backlog = this.socket.writableLength;
+    if (backlog === 0) {
+      this.backlogSince = undefined;
+      return false;
+    }
+    const now = this.now();
+    this.backlogSince ??= now;
+    const stalledMs = now - this.backlogSince;
+    let why: string | undefined;
+    if (backlog > this.maxBufferedBytes) why = `${backlog} bytes unsent, over the ${this.maxBufferedBytes}-byte bound`;
+    else if (stalledMs > this.writeStallMs) why = `bytes left unsent for ${Math.round(stalledMs)} ms (${backlog} now), over the ${this.writeStallMs} ms bound`;
+    if (!why) return false;
+    this.finish('not_reading', 'transport_error', false, `the client stopped reading: ${why}`);
+    return true;
   }
 
   // ---- inbound ----
@@ -298,11 +336,19 @@ export class AudioSocketIO implements CallIO {
       this.inResampler = rate === PIPELINE_RATE ? undefined : this.factory.create(rate, PIPELINE_RATE, { quality: this.quality });
       if (rate !== this.wire.rate) this.switchWire(rate);
     }
-    const samples = decodeSlinLe(payload);
-    const pcm = this.inResampler ? this.inResampler.process(samples) : samples;
-    for (const frame of this.inChunker.push(pcm)) {
-      this.inbound.push(frame);
+    let pcm: Int16Array;
+    if (this.inResampler) {
+      if (this.decoded.length < payload.length >> 1) this.decoded = new Int16Array(payload.length >> 1);
+      pcm = this.inResampler.process(decodeSlinLe(payload, this.decoded));
+    } else pcm = decodeSlinLe(payload);
+    if (this.inChunker.pending === 0 && pcm.length === this.inChunker.frameSize) {
+      this.inbound.push({ samples: pcm, sampleRate: PIPELINE_RATE });
       this.stats.framesIn++;
+    } else {
+      for (const frame of this.inChunker.push(pcm)) {
+        this.inbound.push(frame);
+        this.stats.framesIn++;
+      }
     }
     this.stats.inboundDropped = this.inbound.dropped;
   }

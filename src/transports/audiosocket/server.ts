@@ -39,7 +39,7 @@ export interface AudioSocketServerOptions {
   resampler: ResamplerFactory;
   logger?: Logger;
   /** Passed to every AudioSocketIO. */
-  io?: Pick<AudioSocketIOOptions, 'wireRate' | 'leadMs' | 'maxPayloadBytes' | 'maxBufferedBytes' | 'idleTimeoutMs' | 'maxInboundMs' | 'maxOutboundMs' | 'resampleQuality'>;
+  io?: Pick<AudioSocketIOOptions, 'wireRate' | 'leadMs' | 'maxPayloadBytes' | 'maxBufferedBytes' | 'writeStallMs' | 'idleTimeoutMs' | 'maxInboundMs' | 'maxOutboundMs' | 'resampleQuality'>;
   /** Called once per call that started, after it ended. */
   onCallEnded?: (info: { uuid: string; flow: string; language: string; cause: AudioSocketEndCause | undefined; summary: CallSummary | undefined }) => void;
 }

@@ -15,7 +15,7 @@ export async function startAsteriskAudioSocket(config: Config, engines: Engines,
   const c = config.audiosocket;
   const llm = createLlmFromConfig(config);
   let flows: Promise<FlowRegistry> | undefined;
-  const registry = (): Promise<FlowRegistry> => (flows ??= loadFlowsDir(config.flows.dir, { llmAvailable: llm !== undefined }));
+  const registry = (): Promise<FlowRegistry> => (flows ??= loadFlowsDir(config.flows.dir, { llmAvailable: llm !== undefined, realtimeAvailable: config.engines.realtime.apiKey !== undefined }));
   const log = logger.child({ module: 'audiosocket' });
   const server = await startAudioSocketServer({
     host: c.host,
@@ -24,7 +24,7 @@ export async function startAsteriskAudioSocket(config: Config, engines: Engines,
     maxCalls: c.maxCalls,
     firstFrameTimeoutMs: c.firstFrameTimeoutMs,
     chooseFlow: createFlowChooser(c, log),
-    createCall: createAudioSocketCallFactory({ config, engines, flows: registry, llm, observers }),
+    createCall: createAudioSocketCallFactory({ config, engines, flows: registry, llm, observers, metrics }),
     resampler: engines.resampler,
     logger: log,
     io: { resampleQuality: config.audio.resampleQuality },

@@ -29,12 +29,20 @@ export const CLOSE_SERVER_ERROR = 1011;
 
 export type TwilioBadKind = 'garbage-json' | 'malformed' | 'unknown-event' | 'unknown-stream' | 'media-before-start' | 'unsupported-format' | 'oversized';
 
+/** Counts a stream adds to as it runs; several streams may share one (the server's totals). */
+export interface TwilioIOCounters {
+  marksSent: number;
+  marksEchoed: number;
+  clears: number;
+}
+
 export interface TwilioIOOptions {
   socket: WebSocket;
   resampler: ResamplerFactory;
   logger?: Logger;
   /** Called for every bad message (for metrics). */
   onBadMessage?: (kind: TwilioBadKind, message: string) => void;
+  counters?: TwilioIOCounters;
   /** Bot audio sent but not yet played (or not yet sent) beyond which writes are dropped. Default 60 s. */
   maxQueuedMs?: number;
   /** Bot audio per media message, each followed by a mark. Default 100 ms. */
@@ -70,6 +78,7 @@ export class TwilioIO implements CallIO {
   private readonly logger: Logger;
   private readonly emitter = new EventEmitter();
   private readonly onBad: TwilioIOOptions['onBadMessage'];
+  private readonly counters: TwilioIOCounters | undefined;
   private readonly maxQueuedMs: number;
   private readonly chunkBytes: number;
   private readonly markGraceMs: number;
@@ -104,6 +113,7 @@ export class TwilioIO implements CallIO {
     this.socket = options.socket;
     this.logger = options.logger ?? silentLogger;
     this.onBad = options.onBadMessage;
+    this.counters = options.counters;
     this.maxQueuedMs = options.maxQueuedMs ?? 60_000;
     this.chunkBytes = Math.max(1, Math.round((options.chunkMs ?? 100) / FRAME_MS)) * FRAME_MS * BYTES_PER_MS;
     this.markGraceMs = options.markGraceMs ?? 5_000;
@@ -159,6 +169,7 @@ export class TwilioIO implements CallIO {
     this.outResampler.flush();
     this.outChunker.reset();
     this.sendJson({ event: 'clear', streamSid: this.info.streamSid });
+    if (this.counters) this.counters.clears++;
     this.resolvePlayout();
     return unplayed + droppedBytes / BYTES_PER_MS;
   }
@@ -234,6 +245,7 @@ export class TwilioIO implements CallIO {
       this.marks.push({ name, ms });
       this.expectedEnd = Math.max(Date.now(), this.expectedEnd) + ms;
       this.stats.chunksOut++;
+      if (this.counters) this.counters.marksSent++;
     }
   }
 
@@ -244,6 +256,7 @@ export class TwilioIO implements CallIO {
     // Marks are echoed in order; one missing before this was played too.
     for (const m of this.marks.splice(0, at + 1)) this.played += m.ms;
     this.stats.marksEchoed++;
+    if (this.counters) this.counters.marksEchoed++;
     if (this.marks.length === 0) this.resolvePlayout();
   }
 

@@ -1,0 +1,40 @@
+/**
+ * The server side of a transport in the call benchmark: starts palabre's real
+ * transport server on loopback with the benchmark's call factory, and reports
+ * what only the server sees (its own pacing lateness, caller frames it had to
+ * drop). A transport (RTP next) adds a ServerDriver next to these.
+ */
+import type { CallSummary } from '../../../src/call/events.js';
+import type { Config } from '../../../src/config.js';
+import type { Engines } from '../../../src/engines/registry.js';
+import type { Logger } from '../../../src/log.js';
+import type { BenchCallFactory } from '../bench-call.js';
+import type { DialTarget } from './line-types.js';
+
+export interface ServerDriverDeps {
+  config: Config;
+  engines: Engines;
+  logger: Logger;
+  createCall: BenchCallFactory;
+  maxCalls: number;
+  /** Where the callers' process listens, for transports whose LineDriver has listen(). */
+  peer?: DialTarget;
+  onCallEnded(call: { id: string; summary: CallSummary | undefined; cause: string }): void;
+}
+
+/** Counts over every call the server carried; names say what each is. */
+export type TransportStats = Record<string, number>;
+
+export interface BenchServer {
+  readonly target: DialTarget;
+  /** Calls in progress. */
+  active(): number;
+  stats(): TransportStats;
+  close(): Promise<void>;
+}
+
+export interface ServerDriver {
+  /** What the callers measure of the bot audio, for the report. */
+  readonly outbound: 'paced' | 'buffered';
+  start(deps: ServerDriverDeps): Promise<BenchServer>;
+}
