@@ -8,7 +8,8 @@ packages=(
   sox ffmpeg                                                             # reference codecs in tests; decoding of compressed uploads
   asterisk-core-sounds-en asterisk-core-sounds-en-wav asterisk-core-sounds-fr-wav  # real telephone prompts for tests
   tar bzip2                                                              # model archives (.tar.bz2)
-  chromium                                                               # browser tests of the demo page (playwright-core drives it)
+  chromium                                                               # browser tests of the demo and operator pages (playwright-core drives it)
+  openssl                                                                # a throw-away TLS certificate for the Realtime protocol server in tests
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
