@@ -37,7 +37,10 @@ import { SERVER_DRIVERS } from './support/drivers/servers.js';
 import { LoopDelayWindow } from './support/loop-delay.js';
 import { InboundMeter } from './support/measured-io.js';
 import { type CallsBenchResult, checkTargets, printResult, spreadOf } from './support/report.js';
-import { ScriptedRecognition } from './support/scripted-stt.js';
+import { ScriptedRecognition, type SttSource } from './support/scripted-stt.js';
+import { createDeepgram } from '../src/engines/stt/deepgram.js';
+import { startFakeDeepgram } from '../test/support/fake-deepgram.js';
+import { FAKE_EN_VOICE, startFakeElevenLabs } from '../test/support/fake-elevenlabs.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const SCRIPT = join(ROOT, 'examples/callers/support-desk.en.yaml');
@@ -53,8 +56,17 @@ export interface CallsBenchOptions {
   rampMs?: number;
   /** Defaults to the built-in configuration (env ignored). */
   config?: Config;
+  /**
+   * scripted: the call's next final is the line its caller announced (media path only). deepgram: the same
+   * answers, but over Deepgram's live protocol from a loopback server (one engine per call, tagged with the call id).
+   */
+  recognition?: 'scripted' | 'deepgram';
+  /** local: the configured local voice. elevenlabs: the ElevenLabs engine against a loopback server speaking its protocol. */
+  voice?: 'local' | 'elevenlabs';
   print: (line: string) => void;
 }
+
+const CLOUD_KEY = 'bench-loopback-key';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -86,12 +98,22 @@ export async function runCallsBench(options: CallsBenchOptions): Promise<CallsBe
   if (!BENCH_TRANSPORTS.includes(transport)) throw new PalabreError('bad_request', `unknown transport "${transport}"; the call benchmark drives ${BENCH_TRANSPORTS.join(', ')}`);
   if (!(calls >= 1) || !(seconds >= 1)) throw new PalabreError('bad_request', `need at least 1 call and 1 second (got ${calls} calls, ${seconds} s)`);
   const rampMs = options.rampMs ?? Math.min(5000, calls * 25);
-  const config = options.config ?? loadConfig({ env: {}, overrides: { log: { level: 'silent' } } });
+  const base = options.config ?? loadConfig({ env: {}, overrides: { log: { level: 'silent' } } });
   const gc = forceGc();
   const steps = scriptSteps();
+  const recognition = new ScriptedRecognition();
+
+  // The cloud-protocol servers run in this process: their (small) CPU is counted in the server's figures.
+  const deepgram = options.recognition === 'deepgram' ? await startFakeDeepgram({ apiKey: CLOUD_KEY, script: (turn) => recognition.take(turn.query.get('tag') ?? '') }) : undefined;
+  const elevenlabs = options.voice === 'elevenlabs' ? await startFakeElevenLabs({ apiKey: CLOUD_KEY }) : undefined;
+  const config: Config = elevenlabs
+    ? { ...base, engines: { ...base.engines, tts: { ...base.engines.tts, engine: 'elevenlabs', elevenlabs: { ...base.engines.tts.elevenlabs, apiKey: CLOUD_KEY, baseUrl: elevenlabs.baseUrl, voiceId: FAKE_EN_VOICE } } } }
+    : base;
+  const stt: SttSource = deepgram
+    ? (callId) => createDeepgram({ apiKey: CLOUD_KEY, baseUrl: deepgram.baseUrl, tags: [callId], language: 'en', logger: silentLogger })
+    : recognition.source;
 
   const engines = await loadEngines(config, silentLogger, { kinds: ['vad', 'tts'], ttsEngines: [config.engines.tts.engine] });
-  const recognition = new ScriptedRecognition();
   const callers = new CallersProcess((id, text) => recognition.cue(id, text));
   let server: Awaited<ReturnType<(typeof SERVER_DRIVERS)[BenchTransport]['start']>> | undefined;
   try {
@@ -101,7 +123,7 @@ export async function runCallsBench(options: CallsBenchOptions): Promise<CallsBe
     );
     const flows = await loadFlowsDir(join(ROOT, 'flows'), { llmAvailable: false });
     const meter = new InboundMeter();
-    const { create } = createBenchCallFactory({ config, engines, flows, stt: recognition.source, meter });
+    const { create } = createBenchCallFactory({ config, engines, flows, stt, meter });
     const summaries: CallSummary[] = [];
     const endCauses: Record<string, number> = {};
     let collecting = false;
@@ -191,7 +213,8 @@ export async function runCallsBench(options: CallsBenchOptions): Promise<CallsBe
       outbound: driver.outbound,
       vad: `${config.engines.vad.engine} VAD${config.engines.vad.engine === 'silero' ? (config.engines.vad.batch ? ' batched' : ' unbatched') : ''}`,
       vadBatch: vadBefore && vadAfter && vadAfter.runs > vadBefore.runs ? (vadAfter.windows - vadBefore.windows) / (vadAfter.runs - vadBefore.runs) : undefined,
-      tts: config.engines.tts.engine,
+      tts: elevenlabs ? 'elevenlabs (loopback server)' : config.engines.tts.engine,
+      recognition: deepgram ? "scripted answers over Deepgram's live protocol (loopback server)" : 'scripted recognition (media path only)',
       callers: { ...figures, ...idle.figures },
       server: {
         cpuPercent: ((cpu.user + cpu.system) / 1000 / wallMs) * 100,
@@ -222,6 +245,7 @@ export async function runCallsBench(options: CallsBenchOptions): Promise<CallsBe
   } finally {
     await callers.exit();
     await server?.close();
+    await Promise.allSettled([deepgram?.close(), elevenlabs?.close()]);
     await engines.close();
   }
 }
@@ -232,23 +256,34 @@ interface Ctx {
 }
 
 export default async function bench(ctx: Ctx): Promise<void> {
-  const plans: Array<{ transport: BenchTransport; calls: number; seconds: number }> = ctx.quick
+  const plans: Plan[] = ctx.quick
     ? [
         { transport: 'audiosocket', calls: 10, seconds: 15 },
         { transport: 'twilio', calls: 5, seconds: 10 },
+        { transport: 'audiosocket', calls: 5, seconds: 10, cloud: true },
       ]
     : [
         { transport: 'audiosocket', calls: 200, seconds: 60 },
         { transport: 'twilio', calls: 100, seconds: 60 },
+        // Recognition and voice over Deepgram's and ElevenLabs' protocols (loopback servers answering at once).
+        { transport: 'audiosocket', calls: 200, seconds: 60, cloud: true },
       ];
   // Each run in a fresh process: RSS does not shrink after a run, so a second run here would measure from the first one's high-water mark.
   for (const plan of plans) await runPlanInChild(plan, ctx.print);
 }
 
-async function runPlanInChild(plan: { transport: BenchTransport; calls: number; seconds: number }, print: (line: string) => void): Promise<void> {
+interface Plan {
+  transport: BenchTransport;
+  calls: number;
+  seconds: number;
+  cloud?: boolean;
+}
+
+async function runPlanInChild(plan: Plan, print: (line: string) => void): Promise<void> {
   const entry = fileURLToPath(new URL('./support/calls-plan.ts', import.meta.url));
   const execArgv = process.execArgv.some((a) => a.includes('tsx')) ? process.execArgv : [...process.execArgv, '--import', 'tsx'];
-  const child = fork(entry, [plan.transport, String(plan.calls), String(plan.seconds)], { execArgv, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const cloud = plan.cloud ? ['deepgram', 'elevenlabs'] : ['scripted', 'local'];
+  const child = fork(entry, [plan.transport, String(plan.calls), String(plan.seconds), ...cloud], { execArgv, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const lines = createInterface({ input: child.stdout! });
   lines.on('line', print);
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));

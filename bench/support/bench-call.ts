@@ -41,7 +41,7 @@ export function createBenchCallFactory(deps: BenchCallDeps): { create: BenchCall
     return createCallSession({
       io: new MeasuredIO(io, deps.meter),
       dialog,
-      engines: { vad, stt: deps.stt(io.id), tts: ttsFor(engines, language), cache, resampler: engines.resampler, denoiser: config.preprocess.denoise ? engines.denoiser : undefined },
+      engines: { vad, stt: await deps.stt(io.id), tts: ttsFor(engines, language), cache, resampler: engines.resampler, denoiser: config.preprocess.denoise ? engines.denoiser : undefined },
       language,
       logger,
       options: callSessionOptions(config),

@@ -21,6 +21,7 @@ export interface CallsBenchResult {
   /** Mean Silero windows per ORT run over the window (batching across calls). */
   vadBatch?: number;
   tts: string;
+  recognition: string;
   callers: CallerFigures;
   server: {
     /** % of one core over the window. */
@@ -80,7 +81,7 @@ export function checkTargets(r: Omit<CallsBenchResult, 'targets'>): CallsBenchRe
 export function printResult(r: CallsBenchResult, print: (line: string) => void): void {
   const o = r.callers.outbound;
   print(
-    `${r.transport}: ${r.calls} simulated callers (dialled over ${(r.rampMs / 1000).toFixed(1)} s, redialling when a call ends), ${r.seconds} s window; support-desk (en) with ${r.vad}${r.vadBatch ? ` (mean batch ${r.vadBatch.toFixed(1)} windows per ORT run)` : ''}, scripted recognition (media path only), ${r.tts} through the phrase cache`,
+    `${r.transport}: ${r.calls} simulated callers (dialled over ${(r.rampMs / 1000).toFixed(1)} s, redialling when a call ends), ${r.seconds} s window; support-desk (en) with ${r.vad}${r.vadBatch ? ` (mean batch ${r.vadBatch.toFixed(1)} windows per ORT run)` : ''}, ${r.recognition}, ${r.tts} through the phrase cache`,
   );
   if (r.outbound === 'paced') {
     const jitter = fromData(o.jitter);

@@ -15,7 +15,7 @@ import { PIPELINE_RATE } from '../../src/audio/frame.js';
 import type { Stt, SttEvent, SttOptions, SttResult, SttStream } from '../../src/engines/stt/types.js';
 
 /** The STT a call uses, by the transport's call id. */
-export type SttSource = (callId: string) => Stt;
+export type SttSource = (callId: string) => Stt | Promise<Stt>;
 
 export class ScriptedRecognition {
   private readonly cues = new Map<string, string>();

@@ -12,7 +12,7 @@ import { configFor } from './context.js';
 
 /** What bench/calls.ts exports, as far as this command uses it. */
 interface CallsBenchModule {
-  runCallsBench(options: { transport: string; calls: number; seconds: number; rampMs?: number; config?: unknown; print: (line: string) => void }): Promise<unknown>;
+  runCallsBench(options: { transport: string; calls: number; seconds: number; rampMs?: number; config?: unknown; recognition?: string; voice?: string; print: (line: string) => void }): Promise<unknown>;
 }
 
 const BENCH_MODULE = fileURLToPath(new URL('../../bench/calls.ts', import.meta.url));
@@ -46,12 +46,14 @@ export function benchCommand(): Command {
     .option('-n, --calls <n>', 'concurrent calls', positiveInt('--calls'), 50)
     .option('-s, --seconds <s>', 'length of the measurement window', positiveInt('--seconds'), 60)
     .option('--ramp-ms <ms>', 'dial the callers over this long (default 25 ms per call, at most 5 s)', positiveInt('--ramp-ms'))
+    .addOption(new Option('--stt <source>', "recognition: scripted (in process), or the same answers over Deepgram's live protocol from a loopback server").choices(['scripted', 'deepgram']).default('scripted'))
+    .addOption(new Option('--tts <voice>', 'voice: the configured local engine, or ElevenLabs against a loopback server speaking its protocol').choices(['local', 'elevenlabs']).default('local'))
     .option('--json', 'print the figures as JSON after the summary')
-    .action(async (opts: { transport: string; calls: number; seconds: number; rampMs?: number; json?: boolean }, command: Command) => {
+    .action(async (opts: { transport: string; calls: number; seconds: number; rampMs?: number; stt: string; tts: string; json?: boolean }, command: Command) => {
       const config = configFor(command);
       const { runCallsBench } = await loadCallsBench();
       const out = (line: string): void => void process.stdout.write(line + '\n');
-      const result = await runCallsBench({ transport: opts.transport, calls: opts.calls, seconds: opts.seconds, rampMs: opts.rampMs, config, print: out });
+      const result = await runCallsBench({ transport: opts.transport, calls: opts.calls, seconds: opts.seconds, rampMs: opts.rampMs, config, recognition: opts.stt, voice: opts.tts, print: out });
       // The raw histograms are for merging, not reading: the summary above has their percentiles.
       if (opts.json) out(JSON.stringify(result, (key, value: unknown) => (key === 'bins' ? undefined : value), 2));
     });

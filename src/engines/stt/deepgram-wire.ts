@@ -27,6 +27,8 @@ export interface ListenQuery {
   };
   /** keyterm on Nova-3, keywords on older models. */
   hints?: readonly string[];
+  /** Deepgram's `tag`: labels its usage reports (a deployment name, a call id). */
+  tags?: readonly string[];
 }
 
 /** Deepgram takes at most 100 keyterms (and 500 tokens in all). */
@@ -61,6 +63,7 @@ export function listenQuery(q: ListenQuery): URLSearchParams {
   }
   const key = takesKeyterms(q.model) ? 'keyterm' : 'keywords';
   for (const term of hintTerms(q.model, q.hints ?? [])) p.append(key, term);
+  for (const tag of q.tags ?? []) p.append('tag', tag);
   return p;
 }
 

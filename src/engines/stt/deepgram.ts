@@ -49,6 +49,8 @@ export interface DeepgramOptions {
   maxBufferedMs: number;
   /** Languages advertised to the engine picker; empty means any (Deepgram's models cover many). */
   languages: readonly string[];
+  /** Sent as Deepgram's `tag` on every request, to label its usage reports. */
+  tags?: readonly string[];
   logger: Logger;
   /** Called after every request or stream with what it used. */
   onUsage?: (usage: DeepgramUsageEvent) => void;
@@ -141,7 +143,7 @@ export class DeepgramStt implements Stt {
     this.checkRequest(options);
     throwIfAborted(options.signal, 'transcription');
     const language = options.language ?? this.options.language;
-    const query = listenQuery({ model: this.options.model, language, smartFormat: this.options.smartFormat, hints: options.hints });
+    const query = listenQuery({ model: this.options.model, language, smartFormat: this.options.smartFormat, hints: options.hints, tags: this.options.tags });
     const url = new URL('/v1/listen', this.options.baseUrl);
     url.search = query.toString();
     const body = encodeWav(audio, { encoding: this.options.encoding === 'mulaw' ? 'mulaw' : 'pcm16' });
@@ -193,6 +195,7 @@ export class DeepgramStt implements Stt {
       encoding: this.options.encoding,
       sampleRate: this.sampleRate,
       hints: options.hints,
+      tags: this.options.tags,
       live: {
         interimResults: true,
         endpointing: this.endpointing(options),
