@@ -122,6 +122,25 @@ describe('FallbackStt', () => {
     expect(seen.map((s) => `${s.from}>${s.to}`)).toEqual(['cloud>pocketsphinx']);
   });
 
+  it('tries a rate-limited engine once more before falling back, unless it asks to wait longer than a second', async () => {
+    let calls = 0;
+    const flaky = (retryAfterMs: number): Stt => ({
+      ...downStt('cloud'),
+      transcribe: async (audio: AudioChunk, o?: SttOptions) => {
+        if (++calls === 1) throw new PalabreError('engine_failed', 'cloud answered 429 Too Many Requests', { details: { retryable: true, retryAfterMs } });
+        return sphinx.transcribe(audio, o);
+      },
+    });
+    const seen: FallbackInfo[] = [];
+    const stt = new FallbackStt([flaky(100), sphinx], new Breakers({ failures: 3, cooldownMs: 60_000 }), { onFallback: (i) => seen.push(i) });
+    expect((await stt.transcribe(hello)).text).toMatch(/weather/);
+    expect([calls, seen.length]).toEqual([2, 0]);
+    calls = 0;
+    const patient = new FallbackStt([flaky(30_000), sphinx], new Breakers({ failures: 3, cooldownMs: 60_000 }), { onFallback: (i) => seen.push(i) });
+    expect((await patient.transcribe(hello)).text).toMatch(/weather/);
+    expect([calls, seen.map((s) => s.to)]).toEqual([1, ['pocketsphinx']]);
+  });
+
   it('never falls back on a cancelled request, and names every engine when all fail', async () => {
     const controller = new AbortController();
     controller.abort();

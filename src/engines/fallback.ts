@@ -79,6 +79,35 @@ export interface ChainHooks {
   onFallback?(info: FallbackInfo): void;
 }
 
+/** A retry waits at most this long (a longer Retry-After hands over to the next engine instead). */
+const MAX_RETRY_WAIT_MS = 1000;
+
+/**
+ * How long to wait before trying the same engine once more, or undefined when
+ * that is not safe or not worth it: only for errors the engine marks retryable
+ * (429, 5xx, a dropped connection) and only before any result was used.
+ */
+function retryDelay(err: unknown): number | undefined {
+  if (!(err instanceof PalabreError) || err.details?.retryable !== true) return undefined;
+  const after = err.details.retryAfterMs;
+  const wait = typeof after === 'number' ? after : 250;
+  return wait <= MAX_RETRY_WAIT_MS ? wait : undefined;
+}
+
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new PalabreError('aborted', 'cancelled while waiting to retry'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 function isCancellation(err: unknown, signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true || (err instanceof PalabreError && err.code === 'aborted');
 }
@@ -131,7 +160,16 @@ export class FallbackStt implements Stt {
       const engine = engines[i];
       const breaker = this.breakers.of(engine.name);
       try {
-        const result = await engine.transcribe(audio, options);
+        let result: SttResult;
+        try {
+          result = await engine.transcribe(audio, options);
+        } catch (err) {
+          // A transcription is idempotent: one more try of a rate-limited or briefly failing engine is safe.
+          const wait = isCancellation(err, options.signal) ? undefined : retryDelay(err);
+          if (wait === undefined) throw err;
+          await pause(wait, options.signal);
+          result = await engine.transcribe(audio, options);
+        }
         breaker.succeeded();
         return result;
       } catch (err) {
@@ -278,8 +316,22 @@ export class FallbackTts implements Tts {
       const opts = engine === this.chain[0] ? options : { ...options, voice: undefined };
       let yielded = false;
       const convert = engine.sampleRate === this.sampleRate ? undefined : this.resampler.create(engine.sampleRate, this.sampleRate);
+      // Before any audio, one more try of a rate-limited or briefly failing voice is safe (nothing was heard yet).
+      const attempt = async function* (): AsyncGenerator<AudioChunk> {
+        try {
+          for await (const chunk of engine.synthesize(text, opts)) {
+            yielded = true;
+            yield chunk;
+          }
+        } catch (err) {
+          const wait = yielded || isCancellation(err, options.signal) ? undefined : retryDelay(err);
+          if (wait === undefined) throw err;
+          await pause(wait, options.signal);
+          yield* engine.synthesize(text, opts);
+        }
+      };
       try {
-        for await (const chunk of engine.synthesize(text, opts)) {
+        for await (const chunk of attempt()) {
           yielded = true;
           if (!convert) {
             yield chunk;
