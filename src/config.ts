@@ -41,6 +41,7 @@ const vadSchema = z.strictObject({
   minSilenceMs: z.coerce.number().int().min(0).default(300).describe('Silence needed to end a speech region.'),
   webrtcMode: z.coerce.number().int().min(0).max(3).default(3).describe('WebRTC VAD aggressiveness, 0 (least) to 3 (most).'),
   batch: z.boolean().default(true).describe('Run the Silero windows of all live streams that arrive in the same tick as one batch (2-3x cheaper per call under load).'),
+  worker: z.boolean().default(true).describe('Run Silero inference on a worker thread, so it does not hold up the event loop that paces call audio (same results; a dead thread fails the calls using it and is replaced).'),
 });
 
 const denoiseSchema = z.strictObject({

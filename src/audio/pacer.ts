@@ -5,6 +5,18 @@
  * leave up to `leadMs` early to ride out timer jitter; after an event-loop
  * stall the schedule is re-anchored (and the lateness counted) instead of
  * bursting the backlog onto the wire.
+ *
+ * The lead is built gradually: each slot may leave at most `leadStepMs`
+ * earlier (relative to its due time) than the one before it did. Idle slots
+ * (fillSilence, onIdle) keep the lead too, so on a line that always carries
+ * something speech just takes the next slot: the wire sees one frame every
+ * frameMs at the start and end of every utterance, never a burst of the lead's
+ * frames followed by a gap, which a receiver that plays frames as they come
+ * (Asterisk, an RTP phone) would hear as jitter. Audio pushed waits at most one
+ * slot for it, as it would for an idle slot sent on time.
+ * The lead is kept on the schedule, not measured from when a timer happened to
+ * fire, so timer lateness smaller than the lead never erodes it; a frame held up
+ * is caught up afterwards, though never closer than half a frame to the last.
  */
 import { performance } from 'node:perf_hooks';
 import { PalabreError } from '../errors.js';
@@ -17,6 +29,8 @@ export interface PacerOptions {
   frameMs?: number;
   /** How far ahead of real time a frame may be sent; 40 ms by default. */
   leadMs?: number;
+  /** How much the lead may grow from one slot to the next; leadMs / 20 by default (2 ms of a 40 ms lead), so it is built over 20 frames whatever its size. */
+  leadStepMs?: number;
   /** Queue bound; push() beyond it throws. 30 s by default. */
   maxQueueMs?: number;
   /** Send a silent frame in every slot where nothing is queued (keeps sockets and RTP streams alive). */
@@ -51,6 +65,7 @@ export class Pacer {
   readonly sampleRate: number;
   readonly frameMs: number;
   readonly leadMs: number;
+  readonly leadStepMs: number;
   readonly maxQueueMs: number;
   private readonly frameSize: number;
   private readonly capacity: number;
@@ -68,6 +83,12 @@ export class Pacer {
   private hadAudio = false;
   /** When the last audio frame sent finishes playing. */
   private audioEnd = -Infinity;
+  /** How early the last slot sent was scheduled to leave, in ms (0 when re-anchored). */
+  private lead = 0;
+  /** When the last slot was sent: catching up after a late timer spaces frames at least frameMs / 2 apart. */
+  private lastSentAt = -Infinity;
+  /** When the schedule started or the queue last went from empty to not: no slot could leave before, so one due soon after has only that lead. */
+  private freshSince = -Infinity;
   private waiters: Array<() => void> = [];
   private readonly silenceFrame: Frame;
   private readonly clock: () => number;
@@ -79,9 +100,13 @@ export class Pacer {
     this.sampleRate = options.sampleRate;
     this.frameMs = options.frameMs ?? FRAME_MS;
     this.leadMs = options.leadMs ?? 40;
+    this.leadStepMs = options.leadStepMs ?? (this.leadMs > 0 ? this.leadMs / 20 : this.frameMs);
     this.maxQueueMs = options.maxQueueMs ?? 30_000;
-    if (!(this.frameMs > 0) || !(this.leadMs >= 0) || !(this.maxQueueMs >= this.frameMs)) {
-      throw new PalabreError('bad_request', `pacer needs frameMs > 0, leadMs >= 0 and maxQueueMs >= frameMs (got ${this.frameMs}, ${this.leadMs}, ${this.maxQueueMs})`);
+    if (!(this.frameMs > 0) || !(this.leadMs >= 0) || !(this.leadStepMs > 0) || !(this.maxQueueMs >= this.frameMs)) {
+      throw new PalabreError(
+        'bad_request',
+        `pacer needs frameMs > 0, leadMs >= 0, leadStepMs > 0 and maxQueueMs >= frameMs (got ${this.frameMs}, ${this.leadMs}, ${this.leadStepMs}, ${this.maxQueueMs})`,
+      );
     }
     this.frameSize = samplesPerFrame(this.sampleRate, this.frameMs);
     this.capacity = Math.floor(this.maxQueueMs / this.frameMs);
@@ -91,7 +116,7 @@ export class Pacer {
     this.setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
     this.clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as NodeJS.Timeout));
     if (this.fillsIdle) {
-      this.anchor = this.clock();
+      this.anchor = this.freshSince = this.clock();
       this.run();
     }
   }
@@ -120,10 +145,12 @@ export class Pacer {
     this.ring[(this.head + this.size) % this.capacity] = frame;
     this.size++;
     const now = this.clock();
+    if (this.size === 1) this.freshSince = now;
     if (this.anchor === undefined) this.anchor = now;
     else if (this.size === 1 && this.anchor + this.slot * this.frameMs < now) {
       // Nothing was queued and the slot went by unused: that gap is the producer's, not lateness.
       this.anchor = now - this.slot * this.frameMs;
+      this.lead = 0;
     }
     this.run(now);
   }
@@ -192,43 +219,62 @@ export class Pacer {
     this.arm(this.clock());
   }
 
+  /** How early the next slot may leave: one step more than the last one, up to leadMs. */
+  private nextLead(): number {
+    return Math.min(this.leadMs, this.lead + this.leadStepMs);
+  }
+
   private pump(now: number): void {
     const frameMs = this.frameMs;
     for (;;) {
       if (this.anchor === undefined || this.stopped) return;
       const due = this.anchor + this.slot * frameMs;
+      const spaced = now >= this.lastSentAt + frameMs / 2;
       if (this.size > 0) {
-        if (due - this.leadMs > now) return;
+        let lead = this.nextLead();
+        if (due - lead > now || !spaced) return;
+        lead = Math.min(lead, Math.max(0, due - this.freshSince));
         if (due < now) {
           // Stalled past this frame's time: count it and move the whole schedule, rather than burst.
           this.counters.lateFrames++;
           this.counters.maxLatenessMs = Math.max(this.counters.maxLatenessMs, now - due);
           this.anchor = now - this.slot * frameMs;
+          lead = 0;
         }
         const frame = this.ring[this.head] as Frame;
         this.ring[this.head] = undefined;
         this.head = (this.head + 1) % this.capacity;
         this.size--;
         this.slot++;
+        this.lead = lead;
+        this.lastSentAt = now;
         this.audioEnd = this.anchor + this.slot * frameMs;
         this.hadAudio = true;
         this.counters.framesSent++;
         this.options.send(frame);
         continue;
       }
-      // Nothing queued: act only once the empty slot is due, i.e. the last frame has played out.
-      if (due > now) return;
-      if (this.hadAudio) {
-        this.hadAudio = false;
-        this.options.onDrain?.();
-        if (this.size > 0 || this.stopped) continue;
+      // Nothing queued: the audio has run out once the last frame sent has played.
+      if (this.audioEnd <= now) {
+        if (this.hadAudio) {
+          this.hadAudio = false;
+          this.options.onDrain?.();
+          if (this.size > 0 || this.stopped) continue;
+        }
+        if (this.waiters.length > 0) this.resolveWaiters();
       }
-      if (this.waiters.length > 0) this.resolveWaiters();
       if (!this.fillsIdle) return;
-      // Idle slots go out on time, not early, so audio pushed a moment later is not stuck behind them.
-      if (now - due >= frameMs) this.anchor = now - this.slot * frameMs;
+      let lead = this.nextLead();
+      if (due - lead > now || !spaced) return;
+      lead = Math.min(lead, Math.max(0, due - this.freshSince));
+      if (now - due >= frameMs) {
+        this.anchor = now - this.slot * frameMs;
+        lead = 0;
+      }
       const idle = this.options.onIdle?.() ?? (this.options.fillSilence ? this.silenceFrame : undefined);
       this.slot++;
+      this.lead = lead;
+      this.lastSentAt = now;
       if (idle) {
         this.counters.idleFramesSent++;
         this.options.send(idle);
@@ -239,9 +285,13 @@ export class Pacer {
   private arm(now: number): void {
     if (this.stopped || this.anchor === undefined) return;
     const due = this.anchor + this.slot * this.frameMs;
+    const spaced = this.lastSentAt + this.frameMs / 2;
     let next = Infinity;
-    if (this.size > 0) next = due - this.leadMs;
-    else if (this.fillsIdle || this.hadAudio || this.waiters.length > 0) next = due;
+    if (this.size > 0) next = Math.max(due - this.nextLead(), spaced);
+    else {
+      if (this.fillsIdle) next = Math.max(due - this.nextLead(), spaced);
+      if (this.hadAudio || this.waiters.length > 0) next = Math.min(next, this.audioEnd);
+    }
     if (next === Infinity) return this.cancelTimer();
     if (this.timer !== undefined && this.timerDue <= next) return;
     this.cancelTimer();

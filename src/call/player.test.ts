@@ -25,13 +25,13 @@ afterAll(async () => {
 const TEXT = 'Thank you for calling the support line. Please listen carefully, as our menu options have changed. You can ask about your bill or your internet connection.';
 const SENTENCES = ['Thank you for calling the support line.', 'Please listen carefully, as our menu options have changed.', 'You can ask about your bill or your internet connection.'];
 
-function setup(options: { maxAheadMs?: number; cache?: PhraseCache } = {}) {
+function setup(options: { maxAheadMs?: number; writeAheadMs?: number; cache?: PhraseCache } = {}) {
   const clock = createFastClock();
   const io = createMemoryIO({ clock });
   const tts = new SpyTts(flite);
   const cache = options.cache ?? new PhraseCache({ resampler });
   const speaking: Array<[boolean, number]> = [];
-  const player = new Player({ io, tts, cache, clock, maxAheadMs: options.maxAheadMs, onSpeaking: (s, at) => speaking.push([s, at]) });
+  const player = new Player({ io, tts, cache, clock, maxAheadMs: options.maxAheadMs, writeAheadMs: options.writeAheadMs, onSpeaking: (s, at) => speaking.push([s, at]) });
   return { clock, io, tts, cache, player, speaking };
 }
 
@@ -95,8 +95,14 @@ describe('Player', () => {
     while (io.sent.length === 0) await sleep(clock, 5);
     await sleep(clock, whole / 2);
     player.interrupt();
+    const sentAtCut = io.sent.length;
     const outcome = await pending;
     expect(tts.started).toBe(0);
+    // Seconds of it were rendered and held back, not written yet: dropped with the IO's queue, none of it sent later.
+    expect(outcome.playedMs).toBe(sentAtCut * FRAME_MS);
+    await sleep(clock, 3000);
+    expect(io.sent.length).toBe(sentAtCut);
+    expect(clock.pending).toBe(0);
     const share = outcome.heard.length / TEXT.length;
     expect(share).toBeGreaterThan(0.4);
     expect(share).toBeLessThan(0.55);
@@ -115,19 +121,60 @@ describe('Player', () => {
     expect(ok.status).toBe('played');
   });
 
-  it('keeps synthesis at most maxAheadMs ahead of playout', async () => {
-    const { io, player } = setup({ maxAheadMs: 1000 });
+  it.each([
+    { maxAheadMs: 1000, writeAheadMs: 300 },
+    { maxAheadMs: 3000, writeAheadMs: undefined },
+  ])('keeps synthesis at most $maxAheadMs ms ahead of playout and the IO topped up $writeAheadMs ms ahead, without a gap', async ({ maxAheadMs, writeAheadMs }) => {
+    const { io, tts, player } = setup({ maxAheadMs, writeAheadMs });
+    const writeAhead = writeAheadMs ?? 500;
     let written = 0;
     let worst = 0;
+    let dry = 0;
     const write = io.write.bind(io);
     io.write = (frame: Frame) => {
+      // Nothing queued in the IO and its last frame already over: the caller would hear a gap.
+      const playingUntil = io.sent.at(-1)?.playEndMs ?? Infinity;
+      if (written <= io.playedMs() && playingUntil <= io.nowMs()) dry++;
       write(frame);
       written += FRAME_MS;
       worst = Math.max(worst, written - io.playedMs());
     };
-    await player.say({ text: TEXT, language: 'en' });
-    expect(worst).toBeLessThanOrEqual(1000 + FRAME_MS);
-    expect(worst).toBeGreaterThanOrEqual(1000);
+    // What had played when each sentence's synthesis began: the one before it was all framed by then.
+    const playedAtStart: number[] = [];
+    const synthesize = tts.synthesize.bind(tts);
+    tts.synthesize = (text, options) => {
+      playedAtStart.push(io.playedMs());
+      return synthesize(text, options);
+    };
+    const outcome = await player.say({ text: TEXT, language: 'en' });
+    expect(outcome.status).toBe('played');
+    expect(worst).toBeLessThanOrEqual(writeAhead + FRAME_MS);
+    expect(worst).toBeGreaterThanOrEqual(writeAhead);
+    const lengths = await Promise.all(SENTENCES.map(framedMs));
+    expect(playedAtStart).toHaveLength(3);
+    expect(playedAtStart[1]).toBeGreaterThanOrEqual(lengths[0] - maxAheadMs - FRAME_MS);
+    expect(playedAtStart[2]).toBeGreaterThanOrEqual(lengths[0] + lengths[1] - maxAheadMs - FRAME_MS);
+    // Topped up as it played, before the IO ran dry: the caller hears the answer without a gap.
+    expect(dry).toBe(0);
+    expect(io.sent.length * FRAME_MS).toBe(outcome.audioMs);
+  });
+
+  it('reports an IO that refuses audio while being topped up as a failed utterance, and goes on', async () => {
+    const { io, player } = setup();
+    const write = io.write.bind(io);
+    let writes = 0;
+    io.write = (frame: Frame) => {
+      // Frame 40 is past the first 500 ms, so it is written from the top-up timer, not from the synthesis loop.
+      if (++writes === 40) throw new PalabreError('payload_too_large', 'outbound queue is full');
+      write(frame);
+    };
+    const failed = await player.say({ text: SENTENCES[0], language: 'en' });
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toEqual({ code: 'payload_too_large', message: 'outbound queue is full' });
+    expect(io.sent).toHaveLength(39);
+    const ok = await player.say({ text: 'Hello again.', language: 'en' });
+    expect(ok.status).toBe('played');
+    expect(io.sent.length * FRAME_MS).toBe(39 * FRAME_MS + ok.audioMs);
   });
 
   it('plays queued utterances back to back and cuts them all on interrupt', async () => {

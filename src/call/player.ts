@@ -2,23 +2,33 @@
  * Speaks the dialog's `say` outputs on a CallIO: text → phrase cache (which
  * streams the synthesis on a miss) → 20 ms frames → io.write, one utterance
  * after the other, synthesis running at most `maxAheadMs` ahead of playout.
+ * Only `writeAheadMs` of that is handed to the IO at once; the rest waits here,
+ * framed, and is written as the audio plays. So an utterance's start costs the
+ * event loop a few hundred ms of audio's resampling and queueing, not seconds
+ * of it, which with many calls would hold up every call's pacer (jitter).
  *
  * A text of several sentences is synthesised sentence by sentence (unless the
  * whole text is already cached), which gives the first audio sooner and exact
  * sentence boundaries in the audio. interrupt() stops everything at once: the
  * IO's queue is cleared, the synthesis aborted, and each utterance reports what
- * was actually played and the words that were heard (see heard.ts for the
- * approximation inside a sentence).
+ * was actually played and the words that were heard: the words whose audio
+ * had ended, when the engine gave word timings (kept by the phrase cache with
+ * the audio), else an even-pace estimate inside the cut sentence (heard.ts).
  */
 import { Chunker } from '../audio/chunker.js';
 import { FRAME_MS, type Frame } from '../audio/frame.js';
 import { decodeSlinLe } from '../audio/slin.js';
-import type { SpeakingStyle, Tts } from '../engines/tts/types.js';
+import type { SpeakingStyle, Tts, TtsWordTiming } from '../engines/tts/types.js';
 import type { PhraseCache } from '../engines/tts/phrase-cache.js';
 import { PalabreError } from '../errors.js';
-import { sleep, type Clock } from './clock.js';
+import { sleep, type Clock, type TimerHandle } from './clock.js';
 import { charsHeard, sentenceSpans, wholeWordsWithin } from './heard.js';
 import type { CallIO } from './io.js';
+
+/** How much of a chunk is decoded and framed at once. */
+const SLICE_MS = 200;
+/** How often held audio is topped up into the IO. */
+const FEED_EVERY_MS = 100;
 
 export interface SayRequest {
   text: string;
@@ -63,6 +73,8 @@ export interface PlayerOptions {
   origin?: number;
   /** How far synthesis may run ahead of what has played (default 3000 ms). */
   maxAheadMs?: number;
+  /** How far ahead of what has played audio is written to the IO (default 500 ms, at most maxAheadMs); the rest is topped up as it plays. */
+  writeAheadMs?: number;
   /** Speaking pace assumed for a sentence cut while still being synthesised, before its length is known (default 70 ms a character, learnt from the sentences played). */
   msPerChar?: number;
   /** The bot's audio started (first frame of a stretch) or stopped (played out or cut). */
@@ -77,6 +89,8 @@ interface Piece {
   offset: number;
   startW: number | undefined;
   endW: number | undefined;
+  /** The engine's word timings for the piece, as far as known (offsets into `text`, ms from its start). */
+  words?: () => readonly TtsWordTiming[];
 }
 
 interface Utterance {
@@ -98,13 +112,19 @@ export class Player {
   private readonly clock: Clock;
   private readonly origin: number;
   private readonly maxAheadMs: number;
+  private readonly writeAheadMs: number;
   private readonly chunker: Chunker;
+  /** Frames rendered and not yet written to the IO (the tail of the W stream), from index heldAt. */
+  private held: Array<Frame | undefined> = [];
+  private heldAt = 0;
+  private feedTimer: TimerHandle | undefined;
+  private heldWaiters: Array<() => void> = [];
   private queue: Utterance[] = [];
   /** Written in full, waiting to be heard. */
   private written: Utterance[] = [];
   private current: Utterance | undefined;
   private controller: AbortController | undefined;
-  /** Ms of audio this player has written; positions in this stream are "W" times. */
+  /** Ms of audio this player has rendered (written to the IO or held); positions in this stream are "W" times. */
   private writtenMs = 0;
   private basePlayed: number;
   private droppedMs = 0;
@@ -121,6 +141,7 @@ export class Player {
     this.clock = options.clock;
     this.origin = options.origin ?? options.clock.now();
     this.maxAheadMs = options.maxAheadMs ?? 3000;
+    this.writeAheadMs = Math.max(FRAME_MS, Math.min(this.maxAheadMs, options.writeAheadMs ?? 500));
     this.chunker = new Chunker(options.io.sampleRate);
     this.basePlayed = options.io.playedMs();
   }
@@ -161,7 +182,7 @@ export class Player {
    */
   interrupt(): UtteranceOutcome[] {
     if (!this.pumping) return [];
-    const dropped = this.io.clear();
+    const dropped = this.io.clear() + this.dropHeld();
     this.droppedMs += dropped;
     this.chunker.reset();
     const playhead = this.writtenMs - dropped;
@@ -187,6 +208,7 @@ export class Player {
     this.closed = true;
     this.generation++;
     this.controller?.abort(new PalabreError('aborted', 'the call ended'));
+    this.dropHeld();
     const playhead = this.writtenMs;
     for (const u of [...this.written, ...(this.current ? [this.current] : []), ...this.queue]) u.resolve(this.cutAt(u, playhead));
     this.written = [];
@@ -225,10 +247,10 @@ export class Player {
           continue;
         }
         if (this.written.length === 0 || this.closed) break;
-        // Everything is written: wait for it to be heard, or for another utterance to arrive.
+        // Everything is rendered: wait for it to be written and heard, or for another utterance to arrive.
         const arrived = new Promise<void>((r) => (this.wake = r));
         // Not tracked: playout is time passing on the clock, not work.
-        await Promise.race([this.io.waitForPlayout(), arrived]);
+        await Promise.race([this.allWritten().then(() => this.io.waitForPlayout()), arrived]);
         this.wake = undefined;
         if (gen !== this.generation || this.queue.length > 0) continue;
         const done = this.written;
@@ -237,6 +259,7 @@ export class Player {
         break;
       }
     } finally {
+      this.dropHeld();
       this.pumping = false;
       this.setSpeaking(false);
       const waiters = this.idleWaiters;
@@ -272,8 +295,9 @@ export class Player {
     try {
       for (const piece of u.pieces) {
         piece.startW = this.writtenMs;
-        const chunks = this.options.cache.get(this.options.tts, { ...u.req, text: piece.text, signal: controller.signal }, format);
-        const it = chunks[Symbol.asyncIterator]();
+        const phrase = this.options.cache.stream(this.options.tts, { ...u.req, text: piece.text, signal: controller.signal }, format);
+        piece.words = phrase.words;
+        const it = phrase.chunks[Symbol.asyncIterator]();
         let odd: number | undefined;
         try {
           for (;;) {
@@ -296,8 +320,12 @@ export class Player {
               odd = bytes[bytes.length - 1];
               bytes = bytes.subarray(0, bytes.length - 1);
             }
-            for (const frame of this.chunker.push(decodeSlinLe(bytes))) {
-              if (!(await this.writeFrame(u, frame, gen, controller.signal))) return;
+            // A cached phrase comes as one chunk of seconds: decoded and framed a slice at a time, as far as rendering gets.
+            const sliceBytes = (this.io.sampleRate * 2 * SLICE_MS) / 1000;
+            for (let at = 0; at < bytes.length; at += sliceBytes) {
+              for (const frame of this.chunker.push(decodeSlinLe(bytes.subarray(at, at + sliceBytes)))) {
+                if (!(await this.writeFrame(u, frame, gen, controller.signal))) return;
+              }
             }
           }
         } finally {
@@ -330,14 +358,82 @@ export class Player {
       if (gen !== this.generation || this.closed) return false;
     }
     if (u.startW === undefined) u.startW = this.writtenMs;
-    this.io.write(frame);
+    this.held.push(frame);
     this.writtenMs += FRAME_MS;
+    this.feed();
     if (u.firstFrameAtMs === undefined) {
       u.firstFrameAtMs = this.now();
       u.hooks.onFirstFrame?.(u.firstFrameAtMs);
     }
     this.setSpeaking(true);
     return true;
+  }
+
+  private get heldMs(): number {
+    return (this.held.length - this.heldAt) * FRAME_MS;
+  }
+
+  /** Writes held frames until the IO holds writeAheadMs beyond what has played; comes back for the rest. */
+  private feed(): void {
+    try {
+      while (this.heldAt < this.held.length && this.writtenMs - this.heldMs - this.playhead() < this.writeAheadMs) {
+        const frame = this.held[this.heldAt] as Frame;
+        this.held[this.heldAt++] = undefined;
+        this.io.write(frame);
+      }
+    } catch (err) {
+      // The IO refused audio: what is held would never play either.
+      this.droppedMs += this.dropHeld();
+      throw err;
+    }
+    if (this.heldAt < this.held.length) {
+      if (this.heldAt >= 64) {
+        this.held = this.held.slice(this.heldAt);
+        this.heldAt = 0;
+      }
+      // Topped up a few frames at a time (fewer timers with many calls), long before the IO could run dry.
+      this.feedTimer ??= this.clock.setTimeout(this.onFeedTimer, Math.min(FEED_EVERY_MS, this.writeAheadMs / 4));
+      return;
+    }
+    if (this.held.length > 0) {
+      this.held = [];
+      this.heldAt = 0;
+    }
+    this.resolveHeldWaiters();
+  }
+
+  private readonly onFeedTimer = (): void => {
+    this.feedTimer = undefined;
+    try {
+      this.feed();
+    } catch (err) {
+      // Written from a timer, so no render is there to catch it: the utterances still playing fail.
+      const error = { code: err instanceof PalabreError ? err.code : 'internal', message: err instanceof Error ? err.message : String(err) };
+      for (const u of [...this.written, ...(this.current ? [this.current] : [])]) u.error ??= error;
+    }
+  };
+
+  /** Forgets the frames not yet written (interrupt, close); returns their ms. */
+  private dropHeld(): number {
+    const dropped = this.heldMs;
+    this.held = [];
+    this.heldAt = 0;
+    if (this.feedTimer !== undefined) this.clock.clearTimeout(this.feedTimer);
+    this.feedTimer = undefined;
+    this.resolveHeldWaiters();
+    return dropped;
+  }
+
+  private resolveHeldWaiters(): void {
+    const waiters = this.heldWaiters;
+    this.heldWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves once every frame rendered has been written to the IO (or dropped). */
+  private allWritten(): Promise<void> {
+    if (this.heldAt >= this.held.length) return Promise.resolve();
+    return new Promise((r) => this.heldWaiters.push(r));
   }
 
   /** What `u` became when the audio stopped at `playhead` (a W time). */
@@ -356,7 +452,7 @@ export class Player {
       const knownMs = (p.endW ?? this.writtenMs) - p.startW;
       const paceMs = this.learnt.chars > 0 ? this.learnt.ms / this.learnt.chars : (this.options.msPerChar ?? 70);
       const totalMs = p.endW !== undefined ? knownMs : Math.max(knownMs, p.text.length * paceMs);
-      const inPiece = charsHeard(p.text.length, playhead - p.startW, totalMs);
+      const inPiece = charsHeard(p.text.length, playhead - p.startW, totalMs, p.words?.());
       heardChars = p.offset + inPiece;
       // Resume from the start of the sentence the cut fell in (a piece played whole may hold several).
       const within = sentenceSpans(p.text).filter((sp) => sp.start <= inPiece);

@@ -18,13 +18,15 @@ export interface CreateVadOptions {
   sampleRate?: number;
   /** Silero: share ORT runs between streams (default true). */
   batch?: boolean;
+  /** Silero: run inference on a worker thread (default true). */
+  worker?: boolean;
   /** WebRTC analysis frame in ms: 10, 20 or 30 (default 20). */
   frameMs?: number;
 }
 
 /** Loads a VAD by name; fails with `engine_unavailable` naming the missing piece. */
 export async function createVad(name: VadEngineName, options: CreateVadOptions = {}): Promise<Vad> {
-  if (name === 'silero') return createSileroVad({ sampleRate: options.sampleRate, batch: options.batch });
+  if (name === 'silero') return createSileroVad({ sampleRate: options.sampleRate, batch: options.batch, worker: options.worker });
   if (name === 'webrtc') return createWebrtcVad({ mode: options.mode, sampleRate: options.sampleRate, frameMs: options.frameMs });
   throw new PalabreError('engine_unavailable', `unknown VAD engine "${String(name)}"; use one of ${VAD_ENGINES.join(', ')}`);
 }

@@ -6,12 +6,17 @@
  * (`input` [B, ctx + window], `state` [2, B, 128]), and one run over B windows
  * costs a fraction of B runs, so windows that different calls submit in the
  * same turn of the event loop go through a single run.
+ *
+ * ORT's run() is synchronous native code (onnxruntime-node 1.30 only defers it
+ * by a setImmediate), so by default the session lives in a worker thread
+ * (silero-thread.ts) and the event loop only packs and unpacks batches.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { PalabreError } from '../../errors.js';
+import { SileroSession, type SileroRunner } from './silero-session.js';
+import { SileroThread } from './silero-thread.js';
 
 export const STATE_SIZE = 2 * 128;
 
@@ -58,6 +63,8 @@ interface Request {
   input: Float32Array;
   /** [2, 1, 128], replaced in place by the state after this window. */
   state: Float32Array;
+  /** The runner epoch the stream started in. */
+  epoch: number;
   resolve: (probability: number) => void;
   reject: (err: unknown) => void;
 }
@@ -65,28 +72,23 @@ interface Request {
 /** Past this the cost per window stops falling (42 µs at 128 against 46 at 32, COMPONENTS.md). */
 export const MAX_BATCH = 128;
 
-type Ort = typeof import('onnxruntime-node');
-
 export class SileroModel {
   /** Windows run, and ORT runs made: their ratio is the mean batch size. */
   readonly stats = { windows: 0, runs: 0 };
   private queue: Request[] = [];
   private scheduled = false;
   private running = false;
-  private readonly srTensors = new Map<number, Tensor>();
 
-  constructor(
-    private readonly ort: Ort,
-    private readonly session: InferenceSession,
-  ) {}
+  constructor(readonly runner: SileroRunner) {}
 
   /**
    * Runs one window of one stream; windows of one stream must be submitted one
    * after the other. `alone` runs it in an ORT call of its own, for comparison.
+   * `epoch` is the runner's when the stream started.
    */
-  infer(geometry: SileroGeometry, input: Float32Array, state: Float32Array, alone = false): Promise<number> {
+  infer(geometry: SileroGeometry, input: Float32Array, state: Float32Array, epoch: number, alone = false): Promise<number> {
     return new Promise((resolve, reject) => {
-      const request: Request = { geometry, input, state, resolve, reject };
+      const request: Request = { geometry, input, state, epoch, resolve, reject };
       if (alone) {
         // Nothing to gather: skip the scheduling hop.
         void this.runBatch([request]);
@@ -98,7 +100,7 @@ export class SileroModel {
   }
 
   async dispose(): Promise<void> {
-    await this.session.release();
+    await this.runner.close();
   }
 
   private schedule(): void {
@@ -112,15 +114,16 @@ export class SileroModel {
     });
   }
 
+  /** One batch at a time: windows that arrive while it runs (on the worker, while this thread is free) form the next. */
   private async drain(): Promise<void> {
     this.running = true;
     try {
       while (this.queue.length > 0) {
-        const rate = this.queue[0].geometry.sampleRate;
+        const { geometry, epoch } = this.queue[0];
         const batch: Request[] = [];
         const rest: Request[] = [];
         for (const r of this.queue) {
-          if (r.geometry.sampleRate === rate && batch.length < MAX_BATCH) batch.push(r);
+          if (r.geometry.sampleRate === geometry.sampleRate && r.epoch === epoch && batch.length < MAX_BATCH) batch.push(r);
           else rest.push(r);
         }
         this.queue = rest;
@@ -137,6 +140,7 @@ export class SileroModel {
     try {
       const g = batch[0].geometry;
       const width = g.context + g.window;
+      // Fresh buffers each batch: the worker runner takes them over (transfers them).
       const input = new Float32Array(B * width);
       const state = new Float32Array(2 * B * 128);
       for (let b = 0; b < B; b++) {
@@ -145,13 +149,9 @@ export class SileroModel {
         state.set(s.subarray(0, 128), b * 128);
         state.set(s.subarray(128, 256), (B + b) * 128);
       }
-      const out = await this.session.run({
-        input: new this.ort.Tensor('float32', input, [B, width]),
-        state: new this.ort.Tensor('float32', state, [2, B, 128]),
-        sr: this.srTensor(g.sampleRate),
-      });
-      const probs = (out.output as Tensor).data as Float32Array;
-      const next = (out.stateN as Tensor).data as Float32Array;
+      const out = await this.runner.run({ sampleRate: g.sampleRate, batch: B, input, state }, batch[0].epoch);
+      const probs = out.probabilities;
+      const next = out.state;
       if (probs.length !== B || next.length !== 2 * B * 128) {
         throw new Error(`model returned ${probs.length} probabilities and ${next.length} state values for ${B} windows`);
       }
@@ -164,51 +164,36 @@ export class SileroModel {
         batch[b].resolve(probs[b]);
       }
     } catch (err) {
-      const e = new PalabreError('engine_failed', `Silero VAD inference failed on a batch of ${B}: ${(err as Error).message}`, { cause: err });
+      const e =
+        err instanceof PalabreError
+          ? err
+          : new PalabreError('engine_failed', `Silero VAD inference failed on a batch of ${B}: ${(err as Error).message}`, { cause: err });
       // Settling twice is a no-op, so requests already resolved are unaffected.
       for (const r of batch) r.reject(e);
     }
   }
-
-  private srTensor(rate: number): Tensor {
-    let t = this.srTensors.get(rate);
-    if (!t) {
-      t = new this.ort.Tensor('int64', BigInt64Array.from([BigInt(rate)]), []);
-      this.srTensors.set(rate, t);
-    }
-    return t;
-  }
 }
 
-let shared: { model: Promise<SileroModel>; users: number } | undefined;
+/** Per mode (worker thread or this thread): every Silero VAD of the process in that mode shares it. */
+const shared = new Map<boolean, { model: Promise<SileroModel>; users: number }>();
 
-async function loadModel(): Promise<SileroModel> {
+async function loadModel(onWorker: boolean): Promise<SileroModel> {
   const path = sileroModelPath();
-  let ort: Ort;
-  try {
-    ort = await import('onnxruntime-node');
-  } catch (err) {
-    throw new PalabreError('engine_unavailable', `Silero VAD needs onnxruntime-node, which failed to load: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    // One intra-op thread: calls scale by batching and by process count, not by threads fighting over 2 cores.
-    const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' });
-    return new SileroModel(ort, session);
-  } catch (err) {
-    throw new PalabreError('engine_unavailable', `cannot open the Silero VAD model ${path}: ${(err as Error).message}`, { cause: err });
-  }
+  return new SileroModel(onWorker ? await SileroThread.start(path) : await SileroSession.open(path));
 }
 
 /** Takes a reference to the process-wide model, loading it on first use. */
-export async function acquireSileroModel(): Promise<SileroModel> {
-  if (!shared) {
-    const entry = { model: loadModel(), users: 0 };
-    shared = entry;
-    entry.model.catch(() => {
-      if (shared === entry) shared = undefined;
+export async function acquireSileroModel(options: { worker?: boolean } = {}): Promise<SileroModel> {
+  const onWorker = options.worker ?? true;
+  let entry = shared.get(onWorker);
+  if (!entry) {
+    const created = { model: loadModel(onWorker), users: 0 };
+    entry = created;
+    shared.set(onWorker, created);
+    created.model.catch(() => {
+      if (shared.get(onWorker) === created) shared.delete(onWorker);
     });
   }
-  const entry = shared;
   entry.users++;
   try {
     return await entry.model;
@@ -218,14 +203,15 @@ export async function acquireSileroModel(): Promise<SileroModel> {
   }
 }
 
-/** Drops a reference; the session is released when the last user lets go. */
+/** Drops a reference; the session (and its thread) is released when the last user lets go. */
 export async function releaseSileroModel(model: SileroModel): Promise<void> {
-  if (!shared) return;
-  const entry = shared;
-  if ((await entry.model) !== model) return;
-  entry.users--;
-  if (entry.users <= 0) {
-    shared = undefined;
-    await model.dispose();
+  for (const [key, entry] of shared) {
+    if ((await entry.model.catch(() => undefined)) !== model) continue;
+    entry.users--;
+    if (entry.users <= 0) {
+      shared.delete(key);
+      await model.dispose();
+    }
+    return;
   }
 }

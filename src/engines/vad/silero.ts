@@ -5,6 +5,7 @@ import { PIPELINE_RATE, assertRate, type Frame } from '../../audio/frame.js';
 import { PalabreError } from '../../errors.js';
 import { Segmenter, resolveVadOptions } from './segmenter.js';
 import { STATE_SIZE, acquireSileroModel, geometryFor, releaseSileroModel, type SileroGeometry, type SileroModel } from './silero-model.js';
+import { SileroThread } from './silero-thread.js';
 import type { Vad, VadEvent, VadFrameResult, VadOptions, VadStream } from './types.js';
 
 export interface SileroVadOptions {
@@ -16,6 +17,11 @@ export interface SileroVadOptions {
    * exists to measure what batching saves.
    */
   batch?: boolean;
+  /**
+   * Run the ONNX session on a worker thread (default true), so inference does
+   * not block the event loop; results are bit-identical to running it here.
+   */
+  worker?: boolean;
 }
 
 export interface SileroFrameResult extends VadFrameResult {
@@ -37,6 +43,9 @@ class SileroStream implements VadStream {
   private tail: Promise<unknown> = Promise.resolve();
   private generation = 0;
   private closed = false;
+  /** Set when a window was lost: the recurrent state no longer matches the audio, so the stream stops until reset(). */
+  private failure?: unknown;
+  private epoch: number;
   private readonly windowMs: number;
 
   constructor(
@@ -50,12 +59,14 @@ class SileroStream implements VadStream {
     this.pending = new Float32Array(g.window);
     this.segmenter = new Segmenter(options);
     this.windowMs = (g.window * 1000) / g.sampleRate;
+    this.epoch = model.runner.epoch;
   }
 
   process(frame: Frame): Promise<SileroFrameResult> {
     if (this.closed || this.owner.closed) {
       return Promise.reject(new PalabreError('bad_request', 'Silero VAD stream used after close()'));
     }
+    if (this.failure) return Promise.reject(this.failure);
     try {
       assertRate(frame, this.g.sampleRate, 'Silero VAD');
     } catch (err) {
@@ -72,6 +83,9 @@ class SileroStream implements VadStream {
 
   reset(): void {
     this.generation++;
+    // Nothing of the past is kept, so a stream whose engine died may start over on its successor.
+    this.failure = undefined;
+    this.epoch = this.model.runner.epoch;
     // A fresh array, so that a window still in flight writes into the old one.
     this.state = new Float32Array(STATE_SIZE);
     this.context.fill(0);
@@ -113,8 +127,15 @@ class SileroStream implements VadStream {
     const probabilities: number[] = [];
     for (let w = 0; w < windows.length; w++) {
       if (generation !== this.generation) break;
+      if (this.failure) throw this.failure;
       const state = this.state;
-      const p = await this.model.infer(this.g, windows[w], state, this.alone);
+      let p: number;
+      try {
+        p = await this.model.infer(this.g, windows[w], state, this.epoch, this.alone);
+      } catch (err) {
+        if (generation === this.generation) this.failure = err;
+        throw err;
+      }
       if (generation !== this.generation) break;
       probabilities.push(p);
       this.lastProbability = p;
@@ -139,6 +160,11 @@ export class SileroVad implements Vad {
     return { ...this.model.stats };
   }
 
+  /** The worker thread's handle, when inference runs on one. */
+  get thread(): SileroThread | undefined {
+    return this.model.runner instanceof SileroThread ? this.model.runner : undefined;
+  }
+
   createStream(options?: Partial<VadOptions>): SileroStream {
     if (this.closed) throw new PalabreError('bad_request', 'Silero VAD used after close()');
     return new SileroStream(this, this.model, geometryFor(this.sampleRate), resolveVadOptions(options), !this.batch);
@@ -156,6 +182,6 @@ export type { SileroStream };
 export async function createSileroVad(options: SileroVadOptions = {}): Promise<SileroVad> {
   const rate = options.sampleRate ?? PIPELINE_RATE;
   geometryFor(rate);
-  const model = await acquireSileroModel();
+  const model = await acquireSileroModel({ worker: options.worker ?? true });
   return new SileroVad(rate, model, options.batch ?? true);
 }
