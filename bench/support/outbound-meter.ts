@@ -7,12 +7,12 @@
  * late frame came more than 10 ms after the previous one's slot ended (gap
  * > 30 ms), a stall is a gap over 100 ms, and missing slots are the slots of
  * the window that carried no frame (elapsed / 20 ms − frames received, beyond
- * the two slots the 40 ms lead may take). The pacer sends speech up to 40 ms
- * ahead but silence on time, by design: the first frames of each utterance
- * leave together and the first silence after it comes 60 ms after the last
- * word. `steadyJitter` leaves out those gaps (the first three speech frames
- * after silence, the first silence after speech), so scheduling noise shows
- * apart from that design.
+ * the two slots the 40 ms lead may take). The pacer keeps up to 40 ms of lead,
+ * built a step per slot, so speech and silence both come one frame per slot;
+ * an older pacer sent the first frames of each utterance together.
+ * `steadyJitter` still leaves out the gaps around utterance edges (the first
+ * three speech frames after silence, the first silence after speech), so a
+ * pacer that bursts there would show apart from scheduling noise.
  * Buffering transports (Twilio) are judged by playout instead: an underrun is
  * the caller's playout buffer running dry with more of the bot's audio
  * arriving within 300 ms, i.e. a stutter in the middle of speech.

@@ -87,7 +87,7 @@ export function printResult(r: CallsBenchResult, print: (line: string) => void):
     const jitter = fromData(o.jitter);
     const steady = fromData(o.steadyJitter);
     print(`  outbound pacing at the callers, |inter-arrival − 20 ms| over ${o.frames} frames: p50 ${ms(jitter.percentile(50))}, p99 ${ms(jitter.percentile(99))}, max ${ms(jitter.max)} (target p99 < 5 ms)`);
-    print(`    leaving out the pacer's designed 40 ms speech lead (burst at each utterance start, 60 ms gap after it), ${steady.count} gaps: p50 ${ms(steady.percentile(50))}, p99 ${ms(steady.percentile(99))}, max ${ms(steady.max)}`);
+    print(`    leaving out the gaps at utterance edges (where a bursting pacer would show), ${steady.count} gaps: p50 ${ms(steady.percentile(50))}, p99 ${ms(steady.percentile(99))}, max ${ms(steady.max)}`);
     print(
       `  late frames (gap > 30 ms) ${o.late}, stalls (gap > 100 ms) ${o.stalls}, empty 20 ms slots ${o.missingSlots}; palabre's pacers counted ${r.server.transport.pacerLateFrames ?? 0} late frames (worst ${ms(r.server.transport.pacerMaxLatenessMs ?? NaN)}) over the whole run`,
     );
