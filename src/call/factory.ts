@@ -76,14 +76,17 @@ export function createCallFactory(deps: CallFactoryDeps): CallFactory {
   // Shared by every call: an engine that keeps failing is skipped by all of them for a while.
   const breakers = new Breakers(deps.config.engines.breaker);
   const apologies = new Map<string, Promise<boolean>>();
-  /** Renders the apology of `language` with `tts` into the cache once (in the background: no call waits for it). */
-  const prepareApology = (tts: Tts, language: string, logger: Logger): { text: string; language: string } | undefined => {
+  /**
+   * Renders the apology of `language` into the cache once per voice chain (in the background: no call waits
+   * for it). `name` is the chain's (the cache key); `voice` builds an unmetered chain only when rendering.
+   */
+  const prepareApology = (name: string, voice: () => Tts, language: string, logger: Logger): { text: string; language: string } | undefined => {
     const texts: Record<string, string> = deps.config.call.apology;
     const text = texts[language] ?? texts[language.split('-')[0]];
     if (!text) return undefined;
-    const key = `${tts.name}|${language}`;
+    const key = `${name}|${language}`;
     if (!apologies.has(key)) {
-      const ready = cache.preload(tts, [{ text, language }], { encoding: 'pcm16', sampleRate: PIPELINE_RATE }).then(
+      const ready = cache.preload(voice(), [{ text, language }], { encoding: 'pcm16', sampleRate: PIPELINE_RATE }).then(
         () => true,
         (err: unknown) => {
           logger.warn({ err: err instanceof Error ? err.message : String(err), language }, 'could not render the apology; the next call tries again');
@@ -112,7 +115,7 @@ export function createCallFactory(deps: CallFactoryDeps): CallFactory {
       const base = sessionEngines(deps.engines, meta.language, cache, deps.config.preprocess.denoise);
       const chosen = withFallbacks(base, deps.engines, fallbacks, meta.language, breakers, { onFallback }, usage);
       // Rendered by the same chain (same cache key) but not billed to, nor reported in, the call that happens to come first.
-      const apology = prepareApology(withFallbacks(base, deps.engines, fallbacks, meta.language, breakers, {}).tts, meta.language, logger);
+      const apology = prepareApology(chosen.tts.name, () => withFallbacks(base, deps.engines, fallbacks, meta.language, breakers, {}).tts, meta.language, logger);
       return apology ? { ...chosen, apology } : chosen;
     };
     // A realtime call needs no local recogniser nor voice (the model hears and speaks), so none is asked for.

@@ -82,6 +82,13 @@ export function meteredStt(stt: Stt, usage: CallUsage): Stt {
           const inner = target.stream!(...args);
           // A stream fails once, wherever it shows: on a push, in its events, or at finish.
           let failed = false;
+          // Audio is summed here and counted once at the end: push runs every 20 ms for every call.
+          let samples = 0;
+          let rate = 0;
+          const settle = (): void => {
+            if (samples > 0) count({ audioSeconds: samples / rate });
+            samples = 0;
+          };
           const failure = (err: unknown): unknown => {
             if (!failed && !isAbort(err)) count({ errors: 1 });
             failed = true;
@@ -89,7 +96,8 @@ export function meteredStt(stt: Stt, usage: CallUsage): Stt {
           };
           return {
             push(frame) {
-              count({ audioSeconds: frame.samples.length / frame.sampleRate });
+              samples += frame.samples.length;
+              rate = frame.sampleRate;
               try {
                 inner.push(frame);
               } catch (err) {
@@ -104,13 +112,17 @@ export function meteredStt(stt: Stt, usage: CallUsage): Stt {
               }
             },
             async finish() {
+              settle();
               try {
                 return await inner.finish();
               } catch (err) {
                 throw failure(err);
               }
             },
-            close: () => inner.close(),
+            close: () => {
+              settle();
+              inner.close();
+            },
           };
         };
       }
