@@ -41,8 +41,16 @@ export function serveCommand(): Command {
       const metrics = createMetrics();
       // What is open, closed in reverse order on shutdown or when a later step of the start fails.
       const opened: Array<() => Promise<unknown>> = [];
-      const closeAll = async (): Promise<void> => {
-        for (const close of opened.splice(0).reverse()) await close().catch((err: unknown) => logger.error({ err }, 'close failed'));
+      /** Closes what is open, newest first; false when something failed to close (logged). */
+      const closeAll = async (): Promise<boolean> => {
+        let clean = true;
+        for (const close of opened.splice(0).reverse()) {
+          await close().catch((err: unknown) => {
+            clean = false;
+            logger.error({ err }, 'close failed');
+          });
+        }
+        return clean;
       };
       const step = async <T>(start: () => Promise<T>, close: (it: T) => Promise<unknown>, mapError: (err: unknown) => unknown = (e) => e): Promise<T> => {
         let it: T;
@@ -93,8 +101,7 @@ export function serveCommand(): Command {
         }, SHUTDOWN_TIMEOUT_MS);
         timer.unref();
         // Transports first (no new calls), then the app, recordings, store and engines.
-        await closeAll();
-        process.exit(0);
+        process.exit((await closeAll()) ? 0 : 1);
       };
       process.once('SIGINT', () => void shutdown('SIGINT'));
       process.once('SIGTERM', () => void shutdown('SIGTERM'));
