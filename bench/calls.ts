@@ -1,11 +1,13 @@
 /**
  * Many concurrent calls through a real transport (`npm run bench -- calls`, or
- * `palabre bench calls --transport audiosocket|twilio -n N [--seconds S]`):
+ * `palabre bench calls --transport audiosocket|twilio|rtp -n N [--seconds S]`):
  * N simulated callers in a child process stream flite speech at real-time pace
  * (20 ms frames) through `support-desk` in English with Silero VAD (batched),
  * turn-taking and phrase-cache TTS on palabre's real transport server, which
  * runs in this process. Recognition is scripted (bench/support/scripted-stt.ts)
- * so the figures are those of the media path, not of a recogniser.
+ * so the figures are those of the media path, not of a recogniser. For rtp,
+ * the callers' process plays Asterisk (the ARI emulator of test/support, an
+ * RTP peer per externalMedia channel) and palabre's ARI app connects to it.
  *
  * Printed: outbound pacing jitter p50/p99, late frames and empty slots (at the
  * callers), inbound processing lag and event-loop delay, CPU share of the
@@ -136,6 +138,7 @@ export async function runCallsBench(options: CallsBenchOptions): Promise<CallsBe
       engines,
       logger: silentLogger,
       createCall: create,
+      flows,
       maxCalls: calls + 10,
       onCallEnded: ({ id, summary, cause }) => {
         recognition.forget(id);
@@ -169,6 +172,7 @@ export async function runCallsBench(options: CallsBenchOptions): Promise<CallsBe
     const serverDelay = new LoopDelayWindow();
     callers.send({ type: 'measure' });
     meter.start();
+    running.measure?.();
     serverDelay.start();
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
@@ -198,8 +202,8 @@ export async function runCallsBench(options: CallsBenchOptions): Promise<CallsBe
     callers.send({ type: 'hangup' });
     const idle = await callers.next('idle', 30_000);
     await until(() => running.active() === 0, 30_000, 'the end of every call');
-    // Sockets still closing keep their call's objects a moment (the 2 s close timers): let them go first.
-    await sleep(3000);
+    // Sockets still closing keep their call's objects a moment (the 2 s close timers), the ARI app its routes a while longer: let them go first.
+    await sleep(driver.holdsEndedCallsMs ?? 3000);
     gc();
     const after = process.memoryUsage();
 
@@ -260,11 +264,14 @@ export default async function bench(ctx: Ctx): Promise<void> {
     ? [
         { transport: 'audiosocket', calls: 10, seconds: 15 },
         { transport: 'twilio', calls: 5, seconds: 10 },
+        { transport: 'rtp', calls: 5, seconds: 10 },
         { transport: 'audiosocket', calls: 5, seconds: 10, cloud: true },
       ]
     : [
         { transport: 'audiosocket', calls: 200, seconds: 60 },
         { transport: 'twilio', calls: 100, seconds: 60 },
+        // Asterisk ARI + ExternalMedia RTP, against the ARI emulator in the callers' process.
+        { transport: 'rtp', calls: 200, seconds: 60 },
         // Recognition and voice over Deepgram's and ElevenLabs' protocols (loopback servers answering at once).
         { transport: 'audiosocket', calls: 200, seconds: 60, cloud: true },
       ];

@@ -41,7 +41,9 @@ const vadSchema = z.strictObject({
   minSilenceMs: z.coerce.number().int().min(0).default(300).describe('Silence needed to end a speech region.'),
   webrtcMode: z.coerce.number().int().min(0).max(3).default(3).describe('WebRTC VAD aggressiveness, 0 (least) to 3 (most).'),
   batch: z.boolean().default(true).describe('Run the Silero windows of all live streams that arrive in the same tick as one batch (2-3x cheaper per call under load).'),
+  batchWaitMs: z.coerce.number().min(0).max(20).default(4).describe('While other Silero streams are live, how long a window may wait for theirs to join its batch (bigger batches cost less per window; 0 sends each batch as soon as the event loop turns).'),
   worker: z.boolean().default(true).describe('Run Silero inference on a worker thread, so it does not hold up the event loop that paces call audio (same results; a dead thread fails the calls using it and is replaced).'),
+  workerNice: z.coerce.number().int().min(0).max(19).default(0).describe('Niceness of the Silero worker thread on Linux: above 0, the event loop that paces call audio gets the cores first when they are contended, but VAD then falls behind first when the machine is overloaded (at 200 calls on 2 cores, 5 did not lower outbound jitter); 0 leaves it as is.'),
 });
 
 const denoiseSchema = z.strictObject({
@@ -249,9 +251,11 @@ const ariSchema = z
     rtpAdvertiseHost: z.string().optional().describe('Address Asterisk reaches palabre\'s RTP sockets at, when it differs from rtpHost (NAT, containers).'),
     rtpPortMin: z.coerce.number().int().min(1).max(65535).default(30_000).describe('Lowest UDP port for RTP (one even port per call).'),
     rtpPortMax: z.coerce.number().int().min(1).max(65535).default(30_999).describe('Highest UDP port for RTP; keep the range clear of Asterisk\'s own (rtp.conf, 10000–20000 by default).'),
+    mediaEncapsulation: z.enum(['rtp', 'audiosocket']).default('rtp').describe('How externalMedia carries the call\'s audio: rtp (RTP over UDP to palabre\'s RTP ports) or audiosocket (Asterisk connects to palabre\'s AudioSocket server, which must be enabled, over TCP).'),
+    audiosocketHost: z.string().trim().regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):\d{1,5}$/, 'host:port, e.g. 10.0.0.7:9090 or [fd00::7]:9090').optional().describe('host:port at which Asterisk reaches palabre\'s AudioSocket server; required when mediaEncapsulation is audiosocket.'),
     format: z.enum(['slin16', 'slin', 'ulaw', 'alaw']).default('slin16').describe('Audio format asked of externalMedia: slin16 (16 kHz linear, best for recognition), slin (8 kHz), ulaw or alaw.'),
     rtpTimeoutMs: z.coerce.number().int().min(0).default(60_000).describe('A call whose RTP stops for this long is ended (Asterisk gone without a word); 0 never.'),
-    welcome: z.string().default('').describe('Media played to the caller before the bot starts, e.g. sound:hello-world or recording:greeting; empty plays nothing.'),
+    welcome: z.string().default('').describe('Played to the caller before the flow starts: an Asterisk media URI (sound:hello-world, recording:greeting) played by Asterisk, or tts:<text> (tts:Hello, one moment please.) spoken by the call\'s own voice in its language over the media channel; empty plays nothing.'),
     flow: z.string().default('support-desk').describe('Flow a call runs when neither the Stasis arguments (flow=…) nor the channel variable PALABRE_FLOW name one.'),
     language: z.string().default('en').describe('Language of a call when neither language=… nor PALABRE_LANGUAGE says.'),
     transferContext: z.string().default('palabre-transfer').describe('Dialplan context a transferred caller continues in (POST /channels/{id}/continue); PALABRE_TRANSFER_TARGET holds the flow\'s target.'),
@@ -265,7 +269,10 @@ const ariSchema = z
     setupTimeoutMs: z.coerce.number().int().positive().default(15_000).describe('Longest wait for an event while setting a call up (welcome played, a new channel entering Stasis).'),
     maxCalls: z.coerce.number().int().min(1).default(50).describe('ARI calls at once; more are hung up with cause congestion.'),
   })
-  .refine((a) => a.rtpPortMin <= a.rtpPortMax, { message: 'rtpPortMin must not be above rtpPortMax', path: ['rtpPortMax'] });
+  .refine((a) => a.rtpPortMin <= a.rtpPortMax, { message: 'rtpPortMin must not be above rtpPortMax', path: ['rtpPortMax'] })
+  .refine((a) => a.mediaEncapsulation !== 'audiosocket' || a.audiosocketHost !== undefined, { message: 'required when mediaEncapsulation is audiosocket: the host:port at which Asterisk reaches palabre\'s AudioSocket server', path: ['audiosocketHost'] })
+  // AudioSocket carries signed linear only: Asterisk would label µ-law or A-law bytes as slin.
+  .refine((a) => a.mediaEncapsulation !== 'audiosocket' || a.format === 'slin16' || a.format === 'slin', { message: 'AudioSocket carries slin16 or slin only; choose one of them with mediaEncapsulation audiosocket', path: ['format'] });
 
 const flowsSchema = z.strictObject({
   dir: z.string().default('./flows').describe('Directory of flow files (*.yaml); `palabre flows list` shows what loads.'),

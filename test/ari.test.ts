@@ -17,10 +17,10 @@
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeWav } from '../src/audio/wav.js';
 import type { CallEvent } from '../src/call/events.js';
-import { createCallFactory, type CallMeta, type CallObserver } from '../src/call/factory.js';
+import { createCallFactory, type CallFactory, type CallMeta, type CallObserver } from '../src/call/factory.js';
 import { loadConfig } from '../src/config.js';
 import { loadFlowsDir } from '../src/dialog/loader.js';
 import { type Engines, loadEngines } from '../src/engines/registry.js';
@@ -32,7 +32,8 @@ import { AriClient, AriError } from '../src/transports/ari/client.js';
 import { registerAriMetrics } from '../src/transports/ari/metrics.js';
 import { AsteriskAri, type AsteriskAriOptions } from './support/asterisk-ari.js';
 import { RtpPeer } from './support/rtp-peer.js';
-import { fliteWav } from './support/server.js';
+import { fliteSamples16k } from './support/server.js';
+import { until } from './support/wait.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const flowsDir = mkdtempSync(join(tmpdir(), 'palabre-ari-flows-'));
@@ -67,10 +68,12 @@ interface Served {
   ended: Map<string, AriCallEnded>;
   metas: Map<string, CallMeta>;
   events: Map<string, CallEvent[]>;
+  /** When (performance.now()) each call's session started: its flow, after any welcome. */
+  startedAt: Map<string, number>;
   metricsText(): Promise<string>;
 }
 
-async function serve(emulator: AsteriskAriOptions = {}, settings: Partial<AriSettings> = {}): Promise<Served> {
+async function serve(emulator: AsteriskAriOptions = {}, settings: Partial<AriSettings> = {}, voice?: Pick<CallFactory, 'renderPhrase'>): Promise<Served> {
   const ari = await AsteriskAri.start(emulator);
   emulators.push(ari);
   const base = nextPortBase;
@@ -79,21 +82,29 @@ async function serve(emulator: AsteriskAriOptions = {}, settings: Partial<AriSet
   const registry = loadFlowsDir(flowsDir, { llmAvailable: false });
   const metas = new Map<string, CallMeta>();
   const events = new Map<string, CallEvent[]>();
+  const startedAt = new Map<string, number>();
   const observer: CallObserver = {
     open(_callId, meta) {
       const list: CallEvent[] = [];
       metas.set(meta.externalId ?? '', meta);
       events.set(meta.externalId ?? '', list);
-      return { onEvent: (e) => list.push(e) };
+      return {
+        onEvent: (e) => {
+          if (e.type === 'call-started') startedAt.set(meta.externalId ?? '', performance.now());
+          list.push(e);
+        },
+      };
     },
   };
   const client = new AriClient({ url: s.url, username: s.username, password: s.password, app: s.app, reconnectMinMs: s.reconnectMinMs, reconnectMaxMs: s.reconnectMaxMs, pingIntervalMs: 1_000 });
   const ended = new Map<string, AriCallEnded>();
+  const createCall = createCallFactory({ config, engines, flows: () => registry, observers: [observer] });
+  if (voice) createCall.renderPhrase = voice.renderPhrase;
   const app = new AriStasisApp({
     client,
     settings: s,
     flows: () => registry,
-    createCall: createCallFactory({ config, engines, flows: () => registry, observers: [observer] }),
+    createCall,
     resampler: engines.resampler,
     onCallEnded: (info) => ended.set(info.channelId, info),
   });
@@ -103,28 +114,10 @@ async function serve(emulator: AsteriskAriOptions = {}, settings: Partial<AriSet
   app.start();
   await client.whenConnected();
   await ari.whenConnected();
-  return { ari, app, client, settings: s, ended, metas, events, metricsText: () => metrics.registry.metrics() };
+  return { ari, app, client, settings: s, ended, metas, events, startedAt, metricsText: () => metrics.registry.metrics() };
 }
 
-const lines16k = new Map<string, Int16Array>();
-function caller16k(text: string): Int16Array {
-  let samples = lines16k.get(text);
-  if (!samples) {
-    const wav = decodeWav(fliteWav(text));
-    expect(wav.sampleRate).toBe(16000);
-    samples = wav.samples;
-    lines16k.set(text, samples);
-  }
-  return samples;
-}
-
-async function until(check: () => boolean, what = 'condition', timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const caller16k = fliteSamples16k;
 
 /** Nothing the call created is left in Asterisk, and palabre holds no port. */
 function expectCleanedUp(s: Served): void {
@@ -237,6 +230,49 @@ describe('ARI + ExternalMedia RTP with real engines', () => {
     expect(text).toMatch(/palabre_ari_calls_total\{event="caller_hangup"\} 1/);
     expect(text).toMatch(/palabre_rtp_jitter_total\{event="lost"\} [1-9]/);
     expect(text).toMatch(/palabre_rtp_ports_in_use 0/);
+  }, 60_000);
+
+  it('speaks a tts: welcome in the call\'s voice once bridged, before the flow, and drops what the caller says over it', async () => {
+    const welcome = 'Hello, this call may be recorded for quality.';
+    const s = await serve({}, { welcome: `tts:${welcome}` });
+    const call = s.ari.call({ args: ['flow=support-desk', 'language=en'] });
+    const peer = await call.media();
+    // The caller talks over the welcome: that is no answer to the flow's first question.
+    await until(() => peer.voiced > 10, 'the welcome is heard');
+    await peer.say(caller16k('yes'));
+    await until(() => s.startedAt.has(call.id), 'the flow started', 20_000);
+    const startedAt = s.startedAt.get(call.id)!;
+    const welcomeMs = peer.received.filter((p) => !p.silent && p.at < startedAt).length * 20;
+    expect(welcomeMs).toBeGreaterThan(1_500);
+    await peer.botDone(peer.voiced);
+    call.hangup();
+    await until(() => s.ended.has(call.id), 'the call reported ended');
+
+    const ended = s.ended.get(call.id)!;
+    expect(ended.cause).toBe('caller_hangup');
+    expect(ended.summary?.states).toEqual(['WELCOME']);
+    const events = s.events.get(call.id)!;
+    const transcript = events.filter((e): e is Extract<CallEvent, { type: 'transcript' }> => e.type === 'transcript').map((e) => `${e.role}: ${e.text}`);
+    expect(transcript).toEqual([`bot: ${welcome}`, 'bot: Welcome to technical support. Do you already have a ticket number?']);
+    // Not even as speech ignored while the bot spoke: it never reached the flow.
+    expect(events.filter((e) => e.type === 'speech' || e.type === 'speech-ignored')).toEqual([]);
+    // Spoken over the media channel: Asterisk was asked to play nothing.
+    expect(s.ari.requests.some((r) => r.path.includes('/play/'))).toBe(false);
+    expect(peer.violations).toEqual([]);
+    expectCleanedUp(s);
+  }, 60_000);
+
+  it('goes on without the tts: welcome when the voice fails', async () => {
+    const s = await serve({}, { welcome: 'tts:Hello.' }, { renderPhrase: () => Promise.reject(new Error('the voice is down')) });
+    const call = s.ari.call({ args: ['flow=support-desk', 'language=en'] });
+    const peer = await call.media();
+    await peer.botDone(0);
+    call.hangup();
+    await until(() => s.ended.has(call.id), 'the call reported ended');
+    expect(s.ended.get(call.id)).toMatchObject({ cause: 'caller_hangup', flow: 'support-desk' });
+    const bot = s.events.get(call.id)!.filter((e): e is Extract<CallEvent, { type: 'transcript' }> => e.type === 'transcript' && e.role === 'bot').map((e) => e.text);
+    expect(bot).toEqual(['Welcome to technical support. Do you already have a ticket number?']);
+    expectCleanedUp(s);
   }, 60_000);
 
   it('transfers by continuing in the dialplan, or by redirecting to an endpoint', async () => {

@@ -254,9 +254,35 @@ describe('AudioSocket server with real engines', () => {
     expect(second.hangupReceived).toBe(true);
     expect(second.received).toHaveLength(1);
     expect(small.counters).toMatchObject({ refusedCapacity: 1, callsStarted: 1 });
+
+    // A connection an ARI call expects is handed over even at the cap (the ARI app has its own);
+    // while one is expected, others are refused once their UUID is read.
+    const ariUuid = randomUUID();
+    const handed = small.expect(ariUuid, { timeoutMs: 5000 });
+    const third = await AsteriskAudioSocket.connect({ host: '127.0.0.1', port: small.port, uuid: randomUUID() });
+    await third.closed;
+    expect(third.hangupReceived).toBe(true);
+    const ari = await AsteriskAudioSocket.connect({ host: '127.0.0.1', port: small.port, uuid: ariUuid });
+    const io = await handed;
+    expect(io.id).toBe(ariUuid);
+    expect(small.counters).toMatchObject({ refusedCapacity: 2, callsStarted: 1, handedOver: 1 });
+    await io.close('bot_hangup');
+    await ari.closed;
     first.hangup(false);
     await first.closed;
     await until(() => small.counters.active === 0);
     expect(small.counters.ended.eof).toBe(1);
+  }, 20_000);
+
+  it('takes a connection reset by Asterisk as the caller hanging up, not as a transport fault', async () => {
+    const server = await serve();
+    const uuid = randomUUID();
+    const client = await AsteriskAudioSocket.connect({ host: '127.0.0.1', port: server.port, uuid });
+    await until(() => server.counters.active === 1 && client.received.length > 5);
+    client.reset();
+    await until(() => ended.has(uuid));
+    expect(ended.get(uuid)?.cause).toBe('reset');
+    expect(ended.get(uuid)?.summary?.endReason).toBe('caller_hangup');
+    expect(server.counters.ended).toMatchObject({ reset: 1, socket_error: 0, eof: 0 });
   }, 20_000);
 });

@@ -1,5 +1,5 @@
 /** Messages between the benchmark (the server's process) and the simulated callers' process. */
-import type { DialTarget } from './drivers/line-types.js';
+import type { DialTarget, LineStats } from './drivers/line-types.js';
 import type { BenchTransport } from './drivers/lines.js';
 import type { OutboundFigures } from './outbound-meter.js';
 
@@ -52,6 +52,8 @@ export interface CallerFigures {
   stuck: number;
   failedDials: number;
   lastError?: string;
+  /** The line driver's own wire checks, over the whole run (rtp: packets from palabre, violations). */
+  wire?: LineStats;
 }
 
 export type FromCallers =

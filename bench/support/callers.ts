@@ -135,6 +135,7 @@ function figures(): CallerFigures {
     loopDelay: loopDelay.stop(),
     cpuPercent: ((cpu.user + cpu.system) / 1000 / wallMs) * 100,
     ...tally,
+    ...(driver?.stats ? { wire: driver.stats() } : {}),
   };
 }
 

@@ -74,6 +74,8 @@ export function checkTargets(r: Omit<CallsBenchResult, 'targets'>): CallsBenchRe
     targets.push({ what: 'no dropped frames', ok: dropped === 0, detail: `${r.callers.outbound.missingSlots} outbound slots empty, ${r.server.transport.inboundDroppedFrames ?? 0} caller frames dropped` });
   }
   targets.push({ what: 'under 2 MB per call', ok: r.memory.perCallMb < 2, detail: mb(r.memory.perCallMb) });
+  const violations = r.callers.wire?.counts.rtpViolations;
+  if (violations !== undefined) targets.push({ what: 'RTP as Asterisk takes it (sequence, timestamp, SSRC, payload type and size, source)', ok: violations === 0, detail: `${violations} violations${r.callers.wire?.problem ? `, first: ${r.callers.wire.problem}` : ''}` });
   if (r.transport === 'audiosocket') targets.push({ what: `${r.calls} concurrent calls carried`, ok: r.memory.peakActive >= r.calls, detail: `at most ${r.memory.peakActive} at once` });
   return targets;
 }
@@ -87,12 +89,21 @@ export function printResult(r: CallsBenchResult, print: (line: string) => void):
     const jitter = fromData(o.jitter);
     const steady = fromData(o.steadyJitter);
     print(`  outbound pacing at the callers, |inter-arrival − 20 ms| over ${o.frames} frames: p50 ${ms(jitter.percentile(50))}, p99 ${ms(jitter.percentile(99))}, max ${ms(jitter.max)} (target p99 < 5 ms)`);
+    const t = r.server.transport;
+    if (t.sendJitterFrames) print(`    as palabre sends them, |interval between socket writes − 20 ms| on the server's clock, over ${t.sendJitterFrames} frames: p50 ${ms(t.sendJitterP50)}, p99 ${ms(t.sendJitterP99)}, max ${ms(t.sendJitterMax)}`);
     print(`    leaving out the gaps at utterance edges (where a bursting pacer would show), ${steady.count} gaps: p50 ${ms(steady.percentile(50))}, p99 ${ms(steady.percentile(99))}, max ${ms(steady.max)}`);
     print(
       `  late frames (gap > 30 ms) ${o.late}, stalls (gap > 100 ms) ${o.stalls}, empty 20 ms slots ${o.missingSlots}; palabre's pacers counted ${r.server.transport.pacerLateFrames ?? 0} late frames (worst ${ms(r.server.transport.pacerMaxLatenessMs ?? NaN)}) over the whole run`,
     );
   } else {
     print(`  bot audio received ${(o.audioMs / 1000).toFixed(0)} s, marks echoed ${o.marksEchoed}; playout underruns (buffer dry with more audio within 300 ms) ${o.underruns}; the transport buffers, so it is not paced`);
+  }
+  if (r.transport === 'rtp') {
+    const t = r.server.transport;
+    const w = r.callers.wire;
+    print(
+      `  RTP over the whole run: palabre sent ${t.rtpPacketsOut ?? 0} packets (${t.botFramesSent ?? 0} of bot audio, ${t.unsentPackets ?? 0} due before Asterisk's address was known), the emulated Asterisk received ${w?.counts.rtpPacketsFromPalabre ?? '-'} with ${w?.counts.rtpViolations ?? '-'} RTP violations${w?.problem ? ` (first: ${w.problem})` : ''}; palabre received ${t.rtpPacketsIn ?? 0}: ${t.rtpLost ?? 0} lost, ${t.rtpReordered ?? 0} reordered, ${t.rtpLate ?? 0} late, ${t.rtpBadPackets ?? 0} bad, ${t.rtpUnexpectedSource ?? 0} from strangers; ${t.rtpSendErrors ?? 0} send errors, ${t.rtpTimeouts ?? 0} RTP timeouts; calls refused ${t.callsRefused ?? 0}, setups failed ${t.callsSetupFailed ?? 0}`,
+    );
   }
   const lag = r.server.inboundLag;
   print(`  inbound processing lag (how far behind the caller's real-time pace the session is done with a frame, VAD included) over ${lag.count} frames: p50 ${ms(lag.p50)}, p99 ${ms(lag.p99)}, max ${ms(lag.max)}; caller frames dropped by palabre ${r.server.transport.inboundDroppedFrames ?? 0}${(r.server.transport.inboundDroppedFrames ?? 0) > 0 ? ' (the lag is then overstated: every frame after a dropped one counts 20 ms later)' : ''}`);

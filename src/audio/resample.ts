@@ -247,14 +247,17 @@ class SpeexResampler implements Resampler {
     if (this.state === 0) throw closedError(this);
     this.totalIn += input.length;
     let rest = input;
-    const out = new OutBuffer(Math.ceil(input.length * this.ratio) + 2);
+    let first: Int16Array | undefined;
     if (input.length <= BLOCK) {
-      const first = this.factory.runOnce(this.state, input, this.ratio);
-      this.totalOut += first.out.length;
-      if (first.used === input.length) return first.out;
-      out.append(first.out);
-      rest = input.subarray(first.used);
+      const once = this.factory.runOnce(this.state, input, this.ratio);
+      this.totalOut += once.out.length;
+      // The 20 ms frame case: one array out, and no accumulator allocated for nothing.
+      if (once.used === input.length) return once.out;
+      first = once.out;
+      rest = input.subarray(once.used);
     }
+    const out = new OutBuffer(Math.ceil(input.length * this.ratio) + 2);
+    if (first) out.append(first);
     this.totalOut += this.factory.run(this.state, rest, this.ratio, out);
     return out.take();
   }

@@ -16,12 +16,13 @@
  * delay, works with every engine, and a turn's stream only exists once the VAD
  * has heard speech, so the engine cannot hear a turn begin before the VAD does.
  */
-import { concatChunks, durationMs, type AudioChunk, type Frame } from '../audio/frame.js';
+import type { AudioChunk, Frame } from '../audio/frame.js';
 import { resampleWith, type Resampler, type ResamplerFactory } from '../audio/resample.js';
 import type { Endpointing, ListenSpec } from '../dialog/types.js';
 import type { Stt, SttOptions, SttResult, SttStream } from '../engines/stt/types.js';
 import { PalabreError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { TimedAudio } from './timed-audio.js';
 
 export interface CaptureOptions {
   stt: Stt;
@@ -61,12 +62,6 @@ export function sttEndpointing(endpointing: Endpointing | undefined): Pick<SttOp
   return { utteranceEndMs: Math.max(MIN_UTTERANCE_END_MS, endpointing.interDigitMs) };
 }
 
-interface Timed {
-  frame: Frame;
-  /** End of the frame, ms since the call started. */
-  endMs: number;
-}
-
 export interface TurnAudio {
   /** Audio from the pre-roll to the end of speech (plus trailMs). */
   readonly audio: AudioChunk;
@@ -78,7 +73,8 @@ export interface TurnAudio {
 
 interface Active {
   turn: number;
-  frames: Timed[];
+  /** The turn's audio so far, each frame with its end (ms since the call started). */
+  audio: TimedAudio;
   stream?: SttStream;
   resampler?: Resampler;
   hints?: string[];
@@ -88,7 +84,8 @@ interface Active {
 }
 
 export class SpeechCapture {
-  private readonly history: Timed[] = [];
+  /** Recent audio for the pre-roll, as samples: frames held for seconds would all outlive the GC's young generation. */
+  private readonly history: TimedAudio;
   private readonly historyMs: number;
   private readonly prerollMs: number;
   private readonly trailMs: number;
@@ -100,6 +97,7 @@ export class SpeechCapture {
     this.prerollMs = options.prerollMs ?? 300;
     this.trailMs = options.trailMs ?? 200;
     this.historyMs = Math.max(options.historyMs ?? 3000, this.prerollMs + 1000);
+    this.history = new TimedAudio(options.sampleRate, this.historyMs + 500);
   }
 
   /** Streams still open (0 once every turn has ended or been cancelled). */
@@ -108,12 +106,11 @@ export class SpeechCapture {
   }
 
   push(frame: Frame, endMs: number): void {
-    const timed = { frame, endMs };
-    this.history.push(timed);
-    while (this.history.length > 0 && endMs - this.history[0].endMs > this.historyMs) this.history.shift();
+    this.history.append(frame.samples, endMs);
+    this.history.dropWhile((at) => endMs - at > this.historyMs);
     const a = this.active;
     if (!a) return;
-    a.frames.push(timed);
+    a.audio.append(frame.samples, endMs);
     if (a.stream) this.feed(a, frame);
   }
 
@@ -125,10 +122,11 @@ export class SpeechCapture {
   begin(turn: number, speechStartMs: number, notBeforeMs: number, listen: TurnListen | undefined, signal: AbortSignal): void {
     this.cancel();
     const from = Math.max(speechStartMs - this.prerollMs, notBeforeMs);
-    const frames = this.history.filter((t) => t.endMs > from);
+    const audio = new TimedAudio(this.options.sampleRate);
+    this.history.forEach(from, (samples, endMs) => audio.append(samples, endMs));
     const hints = listen?.hints;
-    const streamStartMs = frames.length > 0 ? frames[0].endMs - durationMs(frames[0].frame) : speechStartMs;
-    const a: Active = { turn, frames, hints, streamStartMs };
+    const streamStartMs = audio.firstStartMs ?? speechStartMs;
+    const a: Active = { turn, audio, hints, streamStartMs };
     this.active = a;
     const stt = this.options.stt;
     if (!this.options.streaming || !stt.streaming || !stt.stream) return;
@@ -140,7 +138,8 @@ export class SpeechCapture {
     }
     this.open.add(a.stream);
     if (stt.sampleRate !== this.options.sampleRate) a.resampler = this.options.resampler.create(this.options.sampleRate, stt.sampleRate);
-    for (const t of a.frames) this.feed(a, t.frame);
+    // Copies: a stream may queue what it is given, and these are views of the turn's buffer.
+    a.audio.forEach(-Infinity, (samples) => this.feed(a, { samples: samples.slice(), sampleRate: this.options.sampleRate }));
     a.events = this.readPartials(a, a.stream);
     this.pending.add(a.events);
     void a.events.finally(() => this.pending.delete(a.events as Promise<void>));
@@ -151,8 +150,7 @@ export class SpeechCapture {
     const a = this.active;
     if (!a) throw new PalabreError('internal', 'speech capture ended with no turn begun');
     this.active = undefined;
-    const frames = a.frames.filter((t) => t.endMs - durationMs(t.frame) < speechEndMs + this.trailMs).map((t) => t.frame);
-    const audio = frames.length > 0 ? concatChunks(frames, this.options.sampleRate) : { samples: new Int16Array(0), sampleRate: this.options.sampleRate };
+    const audio = a.audio.until(speechEndMs + this.trailMs);
     const stream = a.stream;
     const close = (): void => this.closeStream(a);
     const batch = (signal: AbortSignal): Promise<SttResult> => {
@@ -198,7 +196,7 @@ export class SpeechCapture {
       }
     }
     this.open.clear();
-    this.history.length = 0;
+    this.history.clear();
     await Promise.allSettled([...this.pending]);
   }
 

@@ -15,6 +15,7 @@ import type { Engines } from '../engines/registry.js';
 import { PhraseCache } from '../engines/tts/phrase-cache.js';
 import type { Tts } from '../engines/tts/types.js';
 import { PIPELINE_RATE } from '../audio/frame.js';
+import { decodeSlinLe } from '../audio/slin.js';
 import type { Logger } from '../log.js';
 import { Breakers, type FallbackInfo } from '../engines/fallback.js';
 import { CallUsage, costOf, meteredLlm } from '../engines/usage.js';
@@ -68,7 +69,14 @@ export interface CallFactoryArgs {
   logger: Logger;
 }
 
-export type CallFactory = (args: CallFactoryArgs) => Promise<CallSession>;
+export type CallFactory = ((args: CallFactoryArgs) => Promise<CallSession>) & {
+  /**
+   * `text` in the voice a call in `language` speaks with (its fallbacks too), through
+   * the calls' phrase cache: PCM16 at the pipeline rate. For what a transport says
+   * before the flow runs (the ARI `tts:` welcome); billed to no call.
+   */
+  renderPhrase?: (text: string, language: string, signal?: AbortSignal) => Promise<Int16Array>;
+};
 
 export function createCallFactory(deps: CallFactoryDeps): CallFactory {
   // Greetings and prompts repeat from call to call: one cache for all of them.
@@ -98,7 +106,14 @@ export function createCallFactory(deps: CallFactoryDeps): CallFactory {
     }
     return { text, language };
   };
-  return async ({ io, meta, logger }) => {
+  const fallbacks = { stt: deps.config.engines.stt.fallback, tts: deps.config.engines.tts.fallback };
+  const renderPhrase = async (text: string, language: string, signal?: AbortSignal): Promise<Int16Array> => {
+    const voice = withFallbacks(sessionEngines(deps.engines, language, cache), deps.engines, fallbacks, language, breakers, {}).tts;
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of cache.get(voice, { text, language, signal }, { encoding: 'pcm16', sampleRate: PIPELINE_RATE })) chunks.push(chunk);
+    return decodeSlinLe(Buffer.concat(chunks));
+  };
+  const create: CallFactory = async ({ io, meta, logger }) => {
     const flow = (await deps.flows()).get(meta.flow);
     const usage = new CallUsage();
     // The call itself is readable in texts and prompts ({caller_id}, {transport}, {call_id}, {call_date}, {call_time}).
@@ -110,7 +125,6 @@ export function createCallFactory(deps: CallFactoryDeps): CallFactory {
       logger.warn({ stage: i.kind, from: i.from, to: i.to, reason: i.reason }, 'engine failed; the next one of the chain takes over');
       current.session?.report({ type: 'fallback', stage: i.kind, from: i.from, to: i.to, reason: i.reason });
     };
-    const fallbacks = { stt: deps.config.engines.stt.fallback, tts: deps.config.engines.tts.fallback };
     const dialogEngines = (): SessionEngines => {
       const base = sessionEngines(deps.engines, meta.language, cache, deps.config.preprocess.denoise);
       const chosen = withFallbacks(base, deps.engines, fallbacks, meta.language, breakers, { onFallback }, usage);
@@ -141,6 +155,8 @@ export function createCallFactory(deps: CallFactoryDeps): CallFactory {
     for (const o of observations) if (o.onEvent) session.on('event', o.onEvent.bind(o));
     return observed(session, observations, logger, (summary) => account(summary, usage, deps.config.pricing, deps.metrics));
   };
+  create.renderPhrase = renderPhrase;
+  return create;
 }
 
 /** The call's usage (and cost, priced with the table when enabled) into its summary and the metrics. */

@@ -42,7 +42,7 @@ export function benchCommand(): Command {
   bench
     .command('calls')
     .description('N simulated callers stream speech at real-time pace through a transport into support-desk (VAD on, scripted recognition); prints pacing jitter, late and dropped frames, inbound lag, CPU, memory per call and turn latencies')
-    .addOption(new Option('-t, --transport <name>', 'transport to drive').choices(['audiosocket', 'twilio']).makeOptionMandatory())
+    .addOption(new Option('-t, --transport <name>', 'transport to drive (rtp: Asterisk ARI + ExternalMedia RTP, against an emulated Asterisk)').choices(['audiosocket', 'twilio', 'rtp']).makeOptionMandatory())
     .option('-n, --calls <n>', 'concurrent calls', positiveInt('--calls'), 50)
     .option('-s, --seconds <s>', 'length of the measurement window', positiveInt('--seconds'), 60)
     .option('--ramp-ms <ms>', 'dial the callers over this long (default 25 ms per call, at most 5 s)', positiveInt('--ramp-ms'))

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=256
 import { main } from './program.js';
 
 const exitCode = await main(process.argv);

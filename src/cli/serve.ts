@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { PalabreError } from '../errors.js';
+import type { AudioSocketServer } from '../transports/audiosocket/server.js';
 import { configFor } from './context.js';
 
 /** A stuck close (a hung engine worker) must not keep a stopped server from exiting. */
@@ -29,6 +30,9 @@ export function serveCommand(): Command {
       if (opts.port !== undefined) server.port = opts.port;
       if (opts.host !== undefined) server.host = opts.host;
       const config = configFor(command, Object.keys(server).length > 0 ? { server } : {});
+      if (config.ari.enabled && config.ari.mediaEncapsulation === 'audiosocket' && !config.audiosocket.enabled) {
+        throw new PalabreError('config_invalid', 'ari.mediaEncapsulation is audiosocket, so Asterisk connects to palabre\'s AudioSocket server: enable it with audiosocket.enabled (PALABRE_AUDIOSOCKET_ENABLED=true), or use ari.mediaEncapsulation rtp');
+      }
       const [{ loadEngines }, { createLogger }, { buildApp }, { createMetrics }, { startStore }, { startRecordings }] = await Promise.all([
         import('../engines/registry.js'),
         import('../log.js'),
@@ -77,9 +81,10 @@ export function serveCommand(): Command {
         () => Promise.resolve(),
         (err) => listenError(err, config.server.host, config.server.port),
       );
+      let audioSocket: AudioSocketServer | undefined;
       if (config.audiosocket.enabled) {
         const { startAsteriskAudioSocket } = await import('../transports/audiosocket/start.js');
-        await step(
+        audioSocket = await step(
           () => startAsteriskAudioSocket(config, engines, logger, app.palabre.metrics, observers),
           (a) => a.close(),
           (err) => listenError(err, config.audiosocket.host, config.audiosocket.port),
@@ -87,7 +92,8 @@ export function serveCommand(): Command {
       }
       if (config.ari.enabled) {
         const { startAsteriskAri } = await import('../transports/ari/start.js');
-        await step(() => startAsteriskAri(config, engines, logger, app.palabre.metrics, observers), (a) => a.close());
+        // Closed before the AudioSocket server (newest first), so its calls end their connections themselves.
+        await step(() => startAsteriskAri(config, engines, logger, app.palabre.metrics, observers, audioSocket), (a) => a.close());
       }
 
       let closing = false;

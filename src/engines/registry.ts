@@ -71,7 +71,7 @@ export async function loadEngines(config: Config, logger: Logger, options: LoadE
     }
   }
 
-  const vad = kinds.has('vad') ? await attempt('vad', e.vad.engine, () => createVad(e.vad.engine, { mode: e.vad.webrtcMode, batch: e.vad.batch, worker: e.vad.worker })) : undefined;
+  const vad = kinds.has('vad') ? await attempt('vad', e.vad.engine, () => createVad(e.vad.engine, { mode: e.vad.webrtcMode, batch: e.vad.batch, batchWaitMs: e.vad.batchWaitMs, worker: e.vad.worker, workerNice: e.vad.workerNice })) : undefined;
   const denoiser = kinds.has('denoise')
     ? await attempt('denoise', e.denoise.engine, () => createDenoiser(e.denoise.engine, { logger, stats: denoiseStats, failsafe: e.denoise.failsafe, quality: config.audio.resampleQuality }), (d) => ({ delayMs: d.delayMs }))
     : undefined;

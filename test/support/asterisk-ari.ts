@@ -7,7 +7,10 @@
  * /ari/events?app=…, and channels that behave as Asterisk's do: a caller
  * entering Stasis, externalMedia channels (chan_rtp) with their
  * UNICASTRTP_LOCAL_ADDRESS/PORT and an RTP peer (./rtp-peer.ts) that streams
- * the caller once bridged, snoop channels, recordings refused on a bridged
+ * the caller once bridged, AudioSocket externalMedia channels
+ * (encapsulation=audiosocket, transport=tcp; chan_audiosocket) that connect
+ * to external_host as an AudioSocket client (./asterisk-audiosocket.ts),
+ * send the `data` UUID and stream the caller once bridged, snoop channels, recordings refused on a bridged
  * channel, playbacks with Started/Finished events, continue and redirect.
  * Channels palabre creates enter Stasis a moment after the REST answer, as
  * they do in Asterisk, so a client that does not wait for StasisStart gets
@@ -17,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { AsteriskAudioSocket, uuidFrame } from './asterisk-audiosocket.js';
 import { RtpPeer, type RtpImpairments, type RtpPeerFormat } from './rtp-peer.js';
 
 export { RtpPeer } from './rtp-peer.js';
@@ -35,6 +39,8 @@ export interface EmuChannel {
   kind: 'caller' | 'media' | 'snoop';
   variables: Record<string, string>;
   peer?: RtpPeer;
+  /** The AudioSocket connection of an AudioSocket externalMedia channel. */
+  audioSocket?: AsteriskAudioSocket;
   /** How the channel left: hung up (and why), continued, redirected. */
   left?: { how: 'hangup' | 'deleted' | 'continue' | 'redirect'; reason?: string; context?: string; extension?: string; priority?: string; endpoint?: string };
   createdAt: string;
@@ -69,6 +75,10 @@ export interface AsteriskAriOptions {
   impair?: RtpImpairments;
   /** Payload type the RTP peer sends (Asterisk's static one for the format by default). */
   payloadType?: number;
+  /** Whether the RTP peers keep every packet palabre sends (RtpPeerOptions.keepReceived). Default true; the call benchmark turns it off. */
+  keepReceived?: boolean;
+  /** AudioSocket externalMedia channels connect to external_host. Default true; false answers the REST call but never connects (a connection that goes elsewhere). */
+  audioSocketConnects?: boolean;
 }
 
 class Deferred<T> {
@@ -83,6 +93,8 @@ class Deferred<T> {
 export class EmulatedCall {
   readonly left = new Deferred<EmuChannel['left']>();
   private readonly bridged = new Deferred<RtpPeer>();
+  private readonly socketBridged = new Deferred<AsteriskAudioSocket>();
+  private kind: 'rtp' | 'audiosocket' | undefined;
 
   constructor(
     private readonly ari: AsteriskAri,
@@ -98,12 +110,24 @@ export class EmulatedCall {
     return Promise.race([this.bridged.promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no externalMedia channel bridged with ${this.id} within ${timeoutMs} ms`)), timeoutMs))]);
   }
 
+  /** The AudioSocket connection once palabre bridged an AudioSocket externalMedia channel with the caller. */
+  audioSocket(timeoutMs = 10_000): Promise<AsteriskAudioSocket> {
+    return Promise.race([this.socketBridged.promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no AudioSocket externalMedia channel bridged with ${this.id} within ${timeoutMs} ms`)), timeoutMs))]);
+  }
+
   /** @internal */
-  mediaReady(peer: RtpPeer): void {
-    this.bridged.resolve(peer);
+  mediaReady(peer: RtpPeer | AsteriskAudioSocket): void {
+    if (peer instanceof RtpPeer) {
+      this.kind ??= 'rtp';
+      this.bridged.resolve(peer);
+    } else {
+      this.kind ??= 'audiosocket';
+      this.socketBridged.resolve(peer);
+    }
   }
 
   async say(samples: Int16Array): Promise<void> {
+    if (this.kind === 'audiosocket') return (await this.audioSocket()).say(samples);
     const peer = await this.media();
     await peer.say(samples);
   }
@@ -133,7 +157,9 @@ export class AsteriskAri {
   /** Events WebSocket handshakes refused for bad credentials. */
   wsAuthFailures = 0;
   wsConnections = 0;
-  private readonly options: Required<Omit<AsteriskAriOptions, 'impair' | 'payloadType'>> & Pick<AsteriskAriOptions, 'impair' | 'payloadType'>;
+  private readonly options: Required<Omit<AsteriskAriOptions, 'impair' | 'payloadType' | 'keepReceived'>> & Pick<AsteriskAriOptions, 'impair' | 'payloadType' | 'keepReceived'>;
+  /** AudioSocket externalMedia channels streaming the caller (bridged with one). */
+  private readonly streaming = new Set<AsteriskAudioSocket>();
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private readonly sockets = new Set<WebSocket>();
@@ -144,7 +170,7 @@ export class AsteriskAri {
   url = '';
 
   private constructor(options: AsteriskAriOptions) {
-    this.options = { username: 'palabre', password: 'secret', channelvarsInAnswer: true, playbackMs: 300, stasisDelayMs: 30, ...options };
+    this.options = { username: 'palabre', password: 'secret', channelvarsInAnswer: true, playbackMs: 300, stasisDelayMs: 30, audioSocketConnects: true, ...options };
     this.server = createServer((req, res) => void this.onRequest(req, res));
     this.wss = new WebSocketServer({ noServer: true });
     this.server.on('upgrade', (req, socket, head) => {
@@ -213,9 +239,11 @@ export class AsteriskAri {
    * A caller entering `Stasis(palabre,<args>)`. Like Asterisk, a channel entering
    * an app that has no WebSocket connected is not kept (this throws).
    */
-  call(options: { number?: string; args?: string[]; variables?: Record<string, string> } = {}): EmulatedCall {
+  call(options: { number?: string; args?: string[]; variables?: Record<string, string>; /** Channel id; Asterisk's `<epoch>.<n>` form by default. */ id?: string } = {}): EmulatedCall {
     if (this.sockets.size === 0) throw new Error('no WebSocket connected for the app: Asterisk would eject the channel');
-    const id = `${Math.floor(Date.now() / 1000)}.${++this.seq}`;
+    ++this.seq;
+    const id = options.id ?? `${Math.floor(Date.now() / 1000)}.${this.seq}`;
+    if (this.channels.has(id)) throw new Error(`a channel ${id} already exists`);
     const channel: EmuChannel = { id, name: `PJSIP/caller-${String(this.seq).padStart(8, '0')}`, state: 'Ring', caller: { name: '', number: options.number ?? '' }, inStasis: true, kind: 'caller', variables: { ...options.variables }, createdAt: new Date().toISOString() };
     this.channels.set(id, channel);
     const call = new EmulatedCall(this, channel);
@@ -230,7 +258,10 @@ export class AsteriskAri {
   }
 
   async close(): Promise<void> {
-    for (const c of this.channels.values()) c.peer?.close();
+    for (const c of this.channels.values()) {
+      c.peer?.close();
+      c.audioSocket?.destroy();
+    }
     for (const ws of this.sockets) ws.terminate();
     this.wss.close();
     await new Promise<void>((r) => this.server.close(() => r()));
@@ -262,12 +293,16 @@ export class AsteriskAri {
     c.left = left;
     c.state = 'Down';
     c.peer?.close();
+    // chan_audiosocket closes the socket; Asterisk never sends a hangup frame.
+    c.audioSocket?.hangup(false);
     const wasInStasis = c.inStasis;
     c.inStasis = false;
     if (wasInStasis) this.event({ type: 'StasisEnd', channel: this.channelJson(c) });
     this.event({ type: 'ChannelDestroyed', cause: 16, cause_txt: 'Normal Clearing', channel: this.channelJson(c) });
     this.channels.delete(c.id);
     this.calls.get(c.id)?.left.resolve(left);
+    // Gone for good: a long run (the call benchmark) must not keep every call it ever had.
+    this.calls.delete(c.id);
   }
 
   private leaveStasis(c: EmuChannel, left: NonNullable<EmuChannel['left']>): void {
@@ -284,8 +319,13 @@ export class AsteriskAri {
     c.bridge = undefined;
     if (!bridge) return;
     bridge.channels = bridge.channels.filter((id) => id !== c.id);
-    if (c.kind === 'media') c.peer?.stop();
+    if (c.kind === 'media') this.stopMedia(c);
     this.updateMedia(bridge);
+  }
+
+  private stopMedia(c: EmuChannel): void {
+    c.peer?.stop();
+    if (c.audioSocket && this.streaming.delete(c.audioSocket)) c.audioSocket.stop();
   }
 
   /** Media flows through a bridge holding a caller and an externalMedia channel, and stops otherwise. */
@@ -293,11 +333,19 @@ export class AsteriskAri {
     const members = bridge.channels.map((id) => this.channels.get(id)).filter((c): c is EmuChannel => c !== undefined);
     const caller = members.find((c) => c.kind === 'caller');
     for (const m of members) {
-      if (m.kind !== 'media' || !m.peer) continue;
-      if (caller) {
+      if (m.kind !== 'media') continue;
+      if (!caller) {
+        this.stopMedia(m);
+        continue;
+      }
+      if (m.peer) {
         m.peer.start();
         this.calls.get(caller.id)?.mediaReady(m.peer);
-      } else m.peer.stop();
+      } else if (m.audioSocket) {
+        if (!this.streaming.has(m.audioSocket)) m.audioSocket.startStreaming();
+        this.streaming.add(m.audioSocket);
+        this.calls.get(caller.id)?.mediaReady(m.audioSocket);
+      }
     }
   }
 
@@ -429,7 +477,7 @@ export class AsteriskAri {
           const c = this.channels.get(cid);
           if (!c) continue;
           c.bridge = undefined;
-          if (c.kind === 'media') c.peer?.stop();
+          if (c.kind === 'media') this.stopMedia(c);
         }
         bridge.channels = [];
         this.bridges.delete(bridge.id);
@@ -467,15 +515,17 @@ export class AsteriskAri {
     if (!q.app || !q.external_host || !q.format) return error(400, 'Invalid parameters: app, external_host and format are required');
     const encapsulation = q.encapsulation ?? 'rtp';
     const transport = q.transport ?? 'udp';
-    if (encapsulation !== 'rtp' || transport !== 'udp') return error(501, `External media encapsulation ${encapsulation} over ${transport} is not supported by this emulator`);
     if ((q.direction ?? 'both') !== 'both') return error(400, 'Unrecognized direction');
+    // res_ari_channels.c: rtp+udp and audiosocket+tcp are the only pairs; anything else is 501.
+    if (encapsulation === 'audiosocket' && transport === 'tcp') return void this.audioSocketMedia(q, reply, error);
+    if (encapsulation !== 'rtp' || transport !== 'udp') return error(501, 'The encapsulation and/or transport is not supported');
     if (!['slin16', 'slin', 'ulaw'].includes(q.format)) return error(400, `Unrecognized format: ${q.format}`);
     const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(q.external_host);
     if (!m) return error(400, 'Invalid external_host, expected host:port');
     const channelId = q.channelId ?? randomUUID();
     if (this.channels.has(channelId)) return error(409, 'Channel with given unique ID already exists');
     void (async () => {
-      const peer = await RtpPeer.open({ format: q.format as RtpPeerFormat, impair: this.options.impair, payloadType: this.options.payloadType });
+      const peer = await RtpPeer.open({ format: q.format as RtpPeerFormat, impair: this.options.impair, payloadType: this.options.payloadType, keepReceived: this.options.keepReceived });
       peer.setRemote(m[1], Number(m[2]));
       const c: EmuChannel = {
         id: channelId,
@@ -492,6 +542,48 @@ export class AsteriskAri {
       reply(200, this.channelJson(c, this.options.channelvarsInAnswer));
       this.enterStasisLater(c, []);
     })();
+  }
+
+  /** chan_audiosocket: connects to external_host while the channel is created, sends the UUID once called, streams once bridged. */
+  private async audioSocketMedia(q: Record<string, string>, reply: (status: number, json?: unknown) => void, error: (status: number, message: string) => void): Promise<void> {
+    if (!q.data) return error(400, 'data can not be empty');
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(q.data)) return error(400, 'Failed to parse UUID');
+    const kinds: Record<string, number> = { slin16: 0x12, slin: 0x10 };
+    const kind = kinds[q.format];
+    if (kind === undefined) return error(501, `emulator: AudioSocket externalMedia in slin or slin16 only, not ${q.format}`);
+    const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(q.external_host);
+    if (!m) return error(400, 'Invalid external_host, expected host:port');
+    const channelId = q.channelId ?? randomUUID();
+    if (this.channels.has(channelId)) return error(409, 'Channel with given unique ID already exists');
+    let socket: AsteriskAudioSocket | undefined;
+    if (this.options.audioSocketConnects) {
+      try {
+        socket = await AsteriskAudioSocket.connect({ host: m[1], port: Number(m[2]), uuid: q.data, kind, sendUuid: false });
+      } catch (err) {
+        return error(500, `Allocation failed: ${(err as Error).message}`);
+      }
+    }
+    const c: EmuChannel = {
+      id: channelId,
+      name: `AudioSocket/${q.external_host}-${q.data}`,
+      state: 'Down',
+      caller: { name: '', number: '' },
+      inStasis: false,
+      kind: 'media',
+      variables: { AUDIOSOCKET_UUID: q.data, AUDIOSOCKET_SERVICE: q.external_host },
+      audioSocket: socket,
+      createdAt: new Date().toISOString(),
+    };
+    this.channels.set(channelId, c);
+    reply(200, this.channelJson(c));
+    if (socket) {
+      socket.write(uuidFrame(q.data));
+      // palabre closing the connection hangs the channel up, as chan_audiosocket's failed read does.
+      void socket.closed.then(() => {
+        if (!c.left && this.channels.get(c.id) === c) this.hangupChannel(c, { how: 'hangup', reason: 'audiosocket closed' }, false);
+      });
+    }
+    this.enterStasisLater(c, []);
   }
 
   private snoop(c: EmuChannel, q: Record<string, string>, reply: (status: number, json?: unknown) => void, error: (status: number, message: string) => void): void {

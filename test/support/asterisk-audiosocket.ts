@@ -94,7 +94,7 @@ export class AsteriskAudioSocket {
 
   /** Raw bytes, for misbehaving on purpose. */
   write(bytes: Buffer): void {
-    if (!this.socket.destroyed) this.socket.write(bytes);
+    if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(bytes);
   }
 
   /** One 20 ms frame every 20 ms on a drift-free schedule: speech when queued, silence otherwise. */
@@ -148,7 +148,21 @@ export class AsteriskAudioSocket {
   /** Asterisk itself hangs up by closing; `withFrame` sends 00 00 00 first. */
   hangup(withFrame = true): void {
     if (withFrame) this.write(frame(HANGUP));
+    // Asterisk stops sending when it hangs up; writing after end() would make
+    // node destroy the socket with unread data, which resets the connection.
+    this.ended = true;
+    this.stop();
     this.socket.end();
+  }
+
+  /**
+   * Closes at once, as Asterisk's close() does with palabre's latest frames
+   * still unread: the kernel answers with a reset, not an orderly FIN.
+   */
+  reset(): void {
+    this.ended = true;
+    this.stop();
+    this.socket.resetAndDestroy();
   }
 
   destroy(): void {

@@ -6,7 +6,9 @@
  * dropping and duplicating packets, and checks every packet palabre sends
  * back (version, payload type, sequence and timestamp steps, SSRC, payload
  * size, source port, pacing). No test framework inside: bench code drives
- * many of these at once.
+ * many of these at once, with `keepReceived: false` (nothing kept per packet,
+ * only counted and handed to `onPacket`) and clips encoded once for every
+ * peer (`encodePayload`, `sayPayloads`).
  */
 import { randomInt } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
@@ -33,7 +35,14 @@ export interface RtpPeerOptions {
   format?: RtpPeerFormat;
   payloadType?: number;
   impair?: RtpImpairments;
+  /**
+   * Keep every packet palabre sends (`received`, `receivedAudio()`, `pacing()`). Default true.
+   * Off, packets are checked and counted only, and at most the first 20 violations are kept as text.
+   */
+  keepReceived?: boolean;
 }
+
+const KEPT_VIOLATIONS_LIGHT = 20;
 
 export interface ReceivedPacket {
   at: number;
@@ -53,6 +62,12 @@ export class RtpPeer {
   readonly received: ReceivedPacket[] = [];
   /** Everything Asterisk would refuse or that breaks RTP as palabre should send it. */
   readonly violations: string[] = [];
+  /** Violations seen, kept as text or not. */
+  violationCount = 0;
+  /** Packets palabre sent that reached this peer. */
+  packetsReceived = 0;
+  /** Told of each packet palabre sends, as it arrives (performance.now()), after its checks. */
+  onPacket: ((at: number, silent: boolean) => void) | undefined;
   readonly sent = { packets: 0, dropped: 0, reordered: 0, duplicated: 0, raw: 0 };
   private readonly socket: Socket;
   private readonly impair: RtpImpairments;
@@ -60,7 +75,8 @@ export class RtpPeer {
   private readonly ssrc = randomInt(0, 2 ** 32);
   private sequence = randomInt(0, 0x10000);
   private timestamp = randomInt(0, 2 ** 32);
-  private queue: Int16Array[] = [];
+  /** Samples at the peer's rate, or payloads already encoded for this format. */
+  private queue: Array<Int16Array | Uint8Array> = [];
   private queueDone: Array<() => void> = [];
   private held: Buffer | undefined;
   private ticker: NodeJS.Timeout | undefined;
@@ -71,6 +87,9 @@ export class RtpPeer {
   private lastVoiceAt = -Infinity;
   private audio: Int16Array[] = [];
   private closed = false;
+  private readonly keep: boolean;
+  private readonly silence: Buffer;
+  private last: { sequence: number; timestamp: number; ssrc: number } | undefined;
 
   private constructor(socket: Socket, options: RtpPeerOptions) {
     this.socket = socket;
@@ -78,6 +97,8 @@ export class RtpPeer {
     this.rate = RATES[this.format];
     this.payloadType = options.payloadType ?? PAYLOAD_TYPES[this.format];
     this.impair = options.impair ?? {};
+    this.keep = options.keepReceived ?? true;
+    this.silence = this.encodePayload(new Int16Array(this.rate / 50));
     socket.on('message', (bytes, rinfo) => this.check(bytes, rinfo.port, rinfo.address));
     socket.on('error', () => undefined);
   }
@@ -109,8 +130,7 @@ export class RtpPeer {
   /** One packet every 20 ms on a drift-free schedule, until stop(). */
   start(): void {
     if (this.ticker || this.closed || !this.remote) return;
-    const n = this.rate / 50;
-    const silence = new Int16Array(n);
+    const silence = this.silence;
     this.t0 = performance.now();
     this.slot = 0;
     const tick = (): void => {
@@ -147,6 +167,20 @@ export class RtpPeer {
     return new Promise((resolve) => this.queueDone.push(resolve));
   }
 
+  /** Queues 20 ms payloads made by encodePayload (shared between peers of the same format); resolves once the last left. */
+  sayPayloads(payloads: readonly Uint8Array[]): Promise<void> {
+    for (const p of payloads) this.queue.push(p);
+    return new Promise((resolve) => this.queueDone.push(resolve));
+  }
+
+  /** 20 ms of samples at the peer's rate as this stream's payload (L16 big-endian, or µ-law). */
+  encodePayload(samples: Int16Array): Buffer {
+    if (this.format === 'ulaw') return Buffer.from(alawmulaw.mulaw.encode(samples));
+    const b = Buffer.alloc(samples.length * 2);
+    for (let i = 0; i < samples.length; i++) b.writeInt16BE(samples[i], i * 2);
+    return b;
+  }
+
   /** Any bytes to palabre's port, from this peer's socket (malformed packets on purpose). */
   sendRaw(bytes: Uint8Array): void {
     if (!this.remote || this.closed) return;
@@ -156,7 +190,7 @@ export class RtpPeer {
 
   /** A well-formed packet of silence as this stream would send next, without sending it (for intruders to replay). */
   packetOfSilence(): Buffer {
-    return this.build(new Int16Array(this.rate / 50), false);
+    return this.build(this.silence, false);
   }
 
   close(): void {
@@ -218,7 +252,7 @@ export class RtpPeer {
 
   // ---- internals ----
 
-  private emit(samples: Int16Array): void {
+  private emit(samples: Int16Array | Uint8Array): void {
     const i = ++this.index;
     const packet = this.build(samples, i === 1);
     if (this.impair.dropEvery && i % this.impair.dropEvery === 0) {
@@ -248,9 +282,10 @@ export class RtpPeer {
     this.socket.send(packet, this.remote.port, this.remote.address);
   }
 
-  private build(samples: Int16Array, marker: boolean): Buffer {
-    const payload = this.encode(samples);
-    const b = Buffer.alloc(12 + payload.length);
+  private build(samples: Int16Array | Uint8Array, marker: boolean): Buffer {
+    const payload = samples instanceof Int16Array ? this.encodePayload(samples) : samples;
+    // Every byte is written below: the pooled allocation needs no zeroing.
+    const b = Buffer.allocUnsafe(12 + payload.length);
     b[0] = 0x80;
     b[1] = (marker ? 0x80 : 0) | this.payloadType;
     b.writeUInt16BE(this.sequence, 2);
@@ -258,14 +293,7 @@ export class RtpPeer {
     b.writeUInt32BE(this.ssrc, 8);
     b.set(payload, 12);
     this.sequence = (this.sequence + 1) & 0xffff;
-    this.timestamp = (this.timestamp + samples.length) >>> 0;
-    return b;
-  }
-
-  private encode(samples: Int16Array): Buffer {
-    if (this.format === 'ulaw') return Buffer.from(alawmulaw.mulaw.encode(samples));
-    const b = Buffer.alloc(samples.length * 2);
-    for (let i = 0; i < samples.length; i++) b.writeInt16BE(samples[i], i * 2);
+    this.timestamp = (this.timestamp + this.rate / 50) >>> 0;
     return b;
   }
 
@@ -276,12 +304,17 @@ export class RtpPeer {
     return out;
   }
 
+  private violate(text: string): void {
+    this.violationCount++;
+    if (this.keep || this.violations.length < KEPT_VIOLATIONS_LIGHT) this.violations.push(text);
+  }
+
   private check(bytes: Buffer, fromPort: number, fromAddress: string): void {
     const at = performance.now();
-    if (this.remote && (fromPort !== this.remote.port || fromAddress !== this.remote.address)) this.violations.push(`RTP from ${fromAddress}:${fromPort}, not from the external_host ${this.remote.address}:${this.remote.port} (strictrtp would drop it)`);
-    if (bytes.length < 12) return void this.violations.push(`datagram of ${bytes.length} bytes`);
+    if (this.remote && (fromPort !== this.remote.port || fromAddress !== this.remote.address)) this.violate(`RTP from ${fromAddress}:${fromPort}, not from the external_host ${this.remote.address}:${this.remote.port} (strictrtp would drop it)`);
+    if (bytes.length < 12) return void this.violate(`datagram of ${bytes.length} bytes`);
     const version = bytes[0] >> 6;
-    if (version !== 2) this.violations.push(`RTP version ${version}`);
+    if (version !== 2) this.violate(`RTP version ${version}`);
     const cc = bytes[0] & 0x0f;
     const hasExt = (bytes[0] & 0x10) !== 0;
     const hasPad = (bytes[0] & 0x20) !== 0;
@@ -295,27 +328,48 @@ export class RtpPeer {
     const payload = bytes.subarray(pos, end);
     const samplesPerPacket = this.rate / 50;
     const expectBytes = this.format === 'ulaw' ? samplesPerPacket : samplesPerPacket * 2;
-    if (payloadType !== this.payloadType) this.violations.push(`payload type ${payloadType}, the stream's is ${this.payloadType}`);
-    if (payload.length !== expectBytes) this.violations.push(`payload of ${payload.length} bytes, 20 ms of ${this.format} is ${expectBytes}`);
-    const last = this.received.at(-1);
+    if (payloadType !== this.payloadType) this.violate(`payload type ${payloadType}, the stream's is ${this.payloadType}`);
+    if (payload.length !== expectBytes) this.violate(`payload of ${payload.length} bytes, 20 ms of ${this.format} is ${expectBytes}`);
+    const last = this.last;
     if (last) {
-      if (ssrc !== last.ssrc) this.violations.push(`SSRC changed from ${last.ssrc} to ${ssrc}`);
-      if (((sequence - last.sequence) & 0xffff) !== 1) this.violations.push(`sequence ${last.sequence} → ${sequence}`);
-      if (((timestamp - last.timestamp) >>> 0) !== samplesPerPacket) this.violations.push(`timestamp step ${(timestamp - last.timestamp) >>> 0}, expected ${samplesPerPacket}`);
-    }
-    const samples = this.decode(Buffer.from(payload));
-    let silent = true;
-    for (let i = 0; i < samples.length; i++) {
-      if (samples[i] !== 0) {
-        silent = false;
-        break;
+      if (ssrc !== last.ssrc) this.violate(`SSRC changed from ${last.ssrc} to ${ssrc}`);
+      if (((sequence - last.sequence) & 0xffff) !== 1) this.violate(`sequence ${last.sequence} → ${sequence}`);
+      if (((timestamp - last.timestamp) >>> 0) !== samplesPerPacket) this.violate(`timestamp step ${(timestamp - last.timestamp) >>> 0}, expected ${samplesPerPacket}`);
+      last.sequence = sequence;
+      last.timestamp = timestamp;
+      last.ssrc = ssrc;
+    } else this.last = { sequence, timestamp, ssrc };
+    let silent: boolean;
+    if (this.keep) {
+      const samples = this.decode(Buffer.from(payload));
+      silent = true;
+      for (let i = 0; i < samples.length; i++) {
+        if (samples[i] !== 0) {
+          silent = false;
+          break;
+        }
       }
-    }
+      this.audio.push(samples);
+      this.received.push({ at, sequence, timestamp, payloadType, ssrc, payloadBytes: payload.length, silent, fromPort });
+    } else silent = this.silentPayload(payload);
+    this.packetsReceived++;
     if (!silent) {
       this.voicedCount++;
       this.lastVoiceAt = at;
     }
-    this.audio.push(samples);
-    this.received.push({ at, sequence, timestamp, payloadType, ssrc, payloadBytes: payload.length, silent, fromPort });
+    this.onPacket?.(at, silent);
+  }
+
+  /** Whether the payload decodes to all-zero samples, read from the bytes (µ-law 0xff and 0x7f are both zero). */
+  private silentPayload(payload: Buffer): boolean {
+    // The silence this peer encodes is what palabre sends when quiet: one native comparison settles most packets.
+    if (payload.equals(this.silence)) return true;
+    if (this.format === 'ulaw') {
+      for (let i = 0; i < payload.length; i++) if ((payload[i] | 0x80) !== 0xff) return false;
+      return true;
+    }
+    if (payload.length === this.silence.length) return false;
+    for (let i = 0; i < payload.length; i++) if (payload[i] !== 0) return false;
+    return true;
   }
 }

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { decodeWav } from '../../src/audio/wav.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { type Engines, type LoadEnginesOptions, loadEngines } from '../../src/engines/registry.js';
 import { silentLogger } from '../../src/log.js';
@@ -59,3 +60,17 @@ export function multipartBody(fields: Record<string, string>, file?: { field: st
 }
 
 export { wordErrorRate } from '../../src/engines/stt/wer.js';
+
+const flite16k = new Map<string, Int16Array>();
+
+/** A caller's line spoken by flite at 16 kHz (its native rate), synthesised once per text. */
+export function fliteSamples16k(text: string): Int16Array {
+  let samples = flite16k.get(text);
+  if (!samples) {
+    const wav = decodeWav(fliteWav(text));
+    if (wav.sampleRate !== 16_000) throw new Error(`flite spoke at ${wav.sampleRate} Hz, not 16000`);
+    samples = wav.samples;
+    flite16k.set(text, samples);
+  }
+  return samples;
+}

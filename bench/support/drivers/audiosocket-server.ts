@@ -1,5 +1,6 @@
 /** palabre's AudioSocket server for the call benchmark, with its pacers' own lateness counted. */
 import { type AudioSocketIO, startAudioSocketServer } from '../../../src/transports/audiosocket/index.js';
+import { SendJitter } from '../send-jitter.js';
 import type { BenchServer, ServerDriver, ServerDriverDeps, TransportStats } from './server-types.js';
 
 export const audioSocketServer: ServerDriver = {
@@ -7,6 +8,7 @@ export const audioSocketServer: ServerDriver = {
   async start(deps: ServerDriverDeps): Promise<BenchServer> {
     const live = new Map<string, AudioSocketIO>();
     const totals = { pacerLateFrames: 0, pacerMaxLatenessMs: 0, inboundDroppedFrames: 0, botFramesSent: 0, silenceFramesSent: 0 };
+    const sendJitter = new SendJitter();
     const add = (io: AudioSocketIO, into: typeof totals): void => {
       into.pacerLateFrames += io.pacerStats.lateFrames;
       into.pacerMaxLatenessMs = Math.max(into.pacerMaxLatenessMs, io.pacerStats.maxLatenessMs);
@@ -24,6 +26,7 @@ export const audioSocketServer: ServerDriver = {
       chooseFlow: () => ({ flow: 'support-desk', language: 'en' }),
       createCall: (io, flow, language, logger) => {
         live.set(io.id, io);
+        io.onFrameSent = sendJitter.forCall();
         return deps.createCall(io, flow, language, logger);
       },
       onCallEnded: ({ uuid, summary, cause }) => {
@@ -37,10 +40,11 @@ export const audioSocketServer: ServerDriver = {
       target: { host: '127.0.0.1', port: server.port },
       active: () => server.counters.active,
       stats(): TransportStats {
-        const now = { ...totals };
-        for (const io of live.values()) add(io, now);
-        return now;
+        const now: TransportStats = { ...totals };
+        for (const io of live.values()) add(io, now as typeof totals);
+        return { ...now, ...sendJitter.figures() };
       },
+      measure: () => sendJitter.start(),
       close: () => server.close(),
     };
   },

@@ -1,8 +1,9 @@
 /**
  * The client side of a transport in the call benchmark: one simulated caller's
  * phone line, as the callers' process drives it. A transport (AudioSocket,
- * Twilio; RTP next) adds a LineDriver that dials the server the way its peer
- * (Asterisk, Twilio) does and measures what comes back in an OutboundMeter.
+ * Twilio, RTP through ARI ExternalMedia) has a LineDriver that dials the
+ * server the way its peer (Asterisk, Twilio) does and measures what comes
+ * back in an OutboundMeter.
  */
 import type { OutboundMeter } from '../outbound-meter.js';
 
@@ -19,7 +20,7 @@ export interface CallerClip {
 }
 
 export interface CallerLine {
-  /** The id the server knows the call by (AudioSocket UUID, Twilio streamSid). */
+  /** The id the server knows the call by (AudioSocket UUID, Twilio streamSid, Asterisk channel id). */
   readonly id: string;
   /** Bot audio frames with sound in them so far. */
   readonly voiced: number;
@@ -35,6 +36,13 @@ export interface CallerLine {
   hangup(): void;
 }
 
+/** What a line driver checks of the wire beyond timing, over the whole run. */
+export interface LineStats {
+  counts: Record<string, number>;
+  /** The first problem seen, in words. */
+  problem?: string;
+}
+
 export interface LineDriver {
   /**
    * For transports where palabre is the client (ARI with ExternalMedia): starts
@@ -45,6 +53,8 @@ export interface LineDriver {
   /** A fresh call id in the form the transport uses. */
   newId(): string;
   dial(target: DialTarget, id: string, meter: OutboundMeter): Promise<CallerLine>;
+  /** Wire checks over the whole run (protocol violations seen by the emulated peer). */
+  stats?(): LineStats;
   /** Stops shared timers once every line is gone. */
   close?(): void;
 }

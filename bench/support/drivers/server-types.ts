@@ -2,10 +2,11 @@
  * The server side of a transport in the call benchmark: starts palabre's real
  * transport server on loopback with the benchmark's call factory, and reports
  * what only the server sees (its own pacing lateness, caller frames it had to
- * drop). A transport (RTP next) adds a ServerDriver next to these.
+ * drop). Each transport has a ServerDriver next to these.
  */
 import type { CallSummary } from '../../../src/call/events.js';
 import type { Config } from '../../../src/config.js';
+import type { FlowRegistry } from '../../../src/dialog/loader.js';
 import type { Engines } from '../../../src/engines/registry.js';
 import type { Logger } from '../../../src/log.js';
 import type { BenchCallFactory } from '../bench-call.js';
@@ -16,6 +17,8 @@ export interface ServerDriverDeps {
   engines: Engines;
   logger: Logger;
   createCall: BenchCallFactory;
+  /** The flows the factory builds calls from (the ARI app checks its flow choice against them). */
+  flows: FlowRegistry;
   maxCalls: number;
   /** Where the callers' process listens, for transports whose LineDriver has listen(). */
   peer?: DialTarget;
@@ -30,11 +33,15 @@ export interface BenchServer {
   /** Calls in progress. */
   active(): number;
   stats(): TransportStats;
+  /** Starts the measurement window for what the server times itself (pacing as it sends). */
+  measure?(): void;
   close(): Promise<void>;
 }
 
 export interface ServerDriver {
   /** What the callers measure of the bot audio, for the report. */
   readonly outbound: 'paced' | 'buffered';
+  /** How long the server keeps an ended call's objects on purpose; the memory left after the run is read past it. Default 3 s. */
+  readonly holdsEndedCallsMs?: number;
   start(deps: ServerDriverDeps): Promise<BenchServer>;
 }

@@ -18,15 +18,19 @@ export interface CreateVadOptions {
   sampleRate?: number;
   /** Silero: share ORT runs between streams (default true). */
   batch?: boolean;
+  /** Silero: how long a window may wait for other live streams' windows to join its batch (default 4 ms). */
+  batchWaitMs?: number;
   /** Silero: run inference on a worker thread (default true). */
   worker?: boolean;
+  /** Silero: niceness of that thread (Linux; default 0). */
+  workerNice?: number;
   /** WebRTC analysis frame in ms: 10, 20 or 30 (default 20). */
   frameMs?: number;
 }
 
 /** Loads a VAD by name; fails with `engine_unavailable` naming the missing piece. */
 export async function createVad(name: VadEngineName, options: CreateVadOptions = {}): Promise<Vad> {
-  if (name === 'silero') return createSileroVad({ sampleRate: options.sampleRate, batch: options.batch, worker: options.worker });
+  if (name === 'silero') return createSileroVad({ sampleRate: options.sampleRate, batch: options.batch, batchWaitMs: options.batchWaitMs, worker: options.worker, workerNice: options.workerNice });
   if (name === 'webrtc') return createWebrtcVad({ mode: options.mode, sampleRate: options.sampleRate, frameMs: options.frameMs });
   throw new PalabreError('engine_unavailable', `unknown VAD engine "${String(name)}"; use one of ${VAD_ENGINES.join(', ')}`);
 }

@@ -75,11 +75,24 @@ export const MAX_BATCH = 128;
 export class SileroModel {
   /** Windows run, and ORT runs made: their ratio is the mean batch size. */
   readonly stats = { windows: 0, runs: 0 };
+  /** How long a window may wait for other live streams' windows (see SileroVadOptions.batchWaitMs). */
+  batchWaitMs = 4;
   private queue: Request[] = [];
   private scheduled = false;
   private running = false;
+  /** Streams open on this model: a batch waits for windows only while there are others that may send one. */
+  private streams = 0;
+  private waitTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly runner: SileroRunner) {}
+
+  streamOpened(): void {
+    this.streams++;
+  }
+
+  streamClosed(): void {
+    this.streams = Math.max(0, this.streams - 1);
+  }
 
   /**
    * Runs one window of one stream; windows of one stream must be submitted one
@@ -104,14 +117,27 @@ export class SileroModel {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.running) return;
+    if (this.running) return;
+    const full = this.queue.length >= Math.min(MAX_BATCH, Math.max(1, this.streams));
+    if (full && this.waitTimer !== undefined) {
+      // Every live stream has a window in: waiting longer gains nothing.
+      clearTimeout(this.waitTimer);
+      this.waitTimer = undefined;
+      this.scheduled = false;
+    }
+    if (this.scheduled) return;
     this.scheduled = true;
-    // setImmediate, not a microtask: windows from other sockets' callbacks in this
-    // turn of the event loop get to join the batch.
-    setImmediate(() => {
+    const go = (): void => {
+      this.waitTimer = undefined;
       this.scheduled = false;
       void this.drain();
-    });
+    };
+    // setImmediate at least, not a microtask: windows from other sockets' callbacks in
+    // this turn of the event loop get to join the batch. Under load, a few ms more
+    // let the windows of the other calls in: one run over many windows costs far less
+    // per window than many small runs, and VAD decisions span hundreds of ms anyway.
+    if (full || this.batchWaitMs <= 0) setImmediate(go);
+    else this.waitTimer = setTimeout(go, this.batchWaitMs);
   }
 
   /** One batch at a time: windows that arrive while it runs (on the worker, while this thread is free) form the next. */
@@ -177,17 +203,18 @@ export class SileroModel {
 /** Per mode (worker thread or this thread): every Silero VAD of the process in that mode shares it. */
 const shared = new Map<boolean, { model: Promise<SileroModel>; users: number }>();
 
-async function loadModel(onWorker: boolean): Promise<SileroModel> {
+async function loadModel(onWorker: boolean, nice: number): Promise<SileroModel> {
   const path = sileroModelPath();
-  return new SileroModel(onWorker ? await SileroThread.start(path) : await SileroSession.open(path));
+  return new SileroModel(onWorker ? await SileroThread.start(path, { nice }) : await SileroSession.open(path));
 }
 
 /** Takes a reference to the process-wide model, loading it on first use. */
-export async function acquireSileroModel(options: { worker?: boolean } = {}): Promise<SileroModel> {
+export async function acquireSileroModel(options: { worker?: boolean; nice?: number } = {}): Promise<SileroModel> {
   const onWorker = options.worker ?? true;
   let entry = shared.get(onWorker);
   if (!entry) {
-    const created = { model: loadModel(onWorker), users: 0 };
+    // The first user's niceness holds for the thread's life.
+    const created = { model: loadModel(onWorker, options.nice ?? 0), users: 0 };
     entry = created;
     shared.set(onWorker, created);
     created.model.catch(() => {

@@ -65,11 +65,20 @@ export class SileroThread implements SileroRunner {
   private closed = false;
   private startFailure?: { at: number; error: PalabreError };
 
-  private constructor(private readonly modelPath: string) {}
+  /** The niceness the current thread runs at, once it is ready and could set it. */
+  nice: number | undefined;
 
-  /** Starts the thread and waits until it has the model open; fails with `engine_unavailable`. */
-  static async start(modelPath: string): Promise<SileroThread> {
-    const t = new SileroThread(modelPath);
+  private constructor(
+    private readonly modelPath: string,
+    private readonly wantedNice: number,
+  ) {}
+
+  /**
+   * Starts the thread and waits until it has the model open; fails with `engine_unavailable`.
+   * `nice` > 0 lowers the thread's priority (Linux) below the event loop's.
+   */
+  static async start(modelPath: string, options: { nice?: number } = {}): Promise<SileroThread> {
+    const t = new SileroThread(modelPath, options.nice ?? 0);
     try {
       await t.thread().ready;
     } catch (err) {
@@ -119,7 +128,7 @@ export class SileroThread implements SileroRunner {
     if (this.closed) throw new PalabreError('engine_failed', 'Silero VAD worker used after close()');
     if (this.current) return this.current;
     if (this.startFailure && performance.now() - this.startFailure.at < START_RETRY_MS) throw this.startFailure.error;
-    const init: SileroWorkerInit = { modelPath: this.modelPath };
+    const init: SileroWorkerInit = { modelPath: this.modelPath, nice: this.wantedNice };
     const t = new Thread(spawnModuleWorker(siblingModule(import.meta.url, 'silero-worker'), { workerData: init }));
     this.starts++;
     this.current = t;
@@ -131,6 +140,7 @@ export class SileroThread implements SileroRunner {
 
   private onMessage(t: Thread, msg: FromSileroWorker): void {
     if (msg.type === 'ready') {
+      this.nice = msg.nice;
       t.markReady();
     } else if (msg.type === 'fatal') {
       this.died(t, msg.message, new PalabreError(msg.code, msg.message));

@@ -179,4 +179,18 @@ describe('Silero VAD on a worker thread', () => {
     expect((err as PalabreError).code).toBe('engine_unavailable');
     expect((err as PalabreError).message).toContain(bad);
   });
+
+  it.runIf(process.platform === 'linux')('runs the thread at the niceness asked for, so the event loop wins contended cores', async () => {
+    const t = await SileroThread.start(sileroModelPath(), { nice: 7 });
+    try {
+      expect(t.nice).toBe(7);
+      // The kernel's view: one thread of this process now has niceness 7 (field 19 of its stat line).
+      const { readdirSync, readFileSync } = await import('node:fs');
+      const niceness = readdirSync('/proc/self/task').map((tid) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ')[16]));
+      expect(niceness).toContain(7);
+      expect(niceness).toContain(0);
+    } finally {
+      await t.close();
+    }
+  });
 });

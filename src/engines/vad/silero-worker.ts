@@ -4,6 +4,8 @@
  * that paces call audio. Stateless between batches: every stream's recurrent
  * state travels with its window.
  */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { PalabreError } from '../../errors.js';
 import type { FromSileroWorker, SileroWorkerInit, ToSileroWorker } from './silero-protocol.js';
@@ -21,8 +23,28 @@ function own(data: Float32Array): Float32Array {
   return new Float32Array(data);
 }
 
+/**
+ * Lowers this thread's priority (Linux only: there a thread id given to
+ * setpriority() names one thread, not the process). When the cores are
+ * contended, the event loop that paces call audio then runs first; VAD
+ * results may come a few ms later, which turn-taking measured in hundreds of
+ * ms does not notice. Raising it back would need privileges, so only >0.
+ */
+function lowerPriority(nice: number): number | undefined {
+  if (!(nice > 0) || process.platform !== 'linux') return undefined;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (!Number.isInteger(tid) || tid <= 0) return undefined;
+    setPriority(tid, nice);
+    return nice;
+  } catch {
+    return undefined;
+  }
+}
+
 async function serve(port: MessagePort): Promise<void> {
-  const { modelPath } = workerData as SileroWorkerInit;
+  const { modelPath, nice } = workerData as SileroWorkerInit;
+  const niceness = lowerPriority(nice);
   let session: SileroSession;
   try {
     session = await SileroSession.open(modelPath);
@@ -41,7 +63,7 @@ async function serve(port: MessagePort): Promise<void> {
       (err: unknown) => send({ type: 'failed', id: msg.id, message: (err as Error).message }),
     );
   });
-  send({ type: 'ready' });
+  send({ type: 'ready', nice: niceness });
 }
 
 await serve(port);

@@ -186,6 +186,26 @@ describe('Silero VAD v5 on real prompts', () => {
     await other.close();
   });
 
+  it('lets a window wait batchWaitMs for the other live streams, so windows a tick apart share one run', async () => {
+    const v = await createSileroVad({ batchWaitMs: 15 });
+    const [a, b] = [v.createStream(), v.createStream()];
+    try {
+      const before = v.stats;
+      const first = a.process({ samples: new Int16Array(512), sampleRate: 16_000 });
+      // Another socket's frame, several event-loop turns later: setImmediate alone would have run the first window by now.
+      await new Promise((r) => setTimeout(r, 3));
+      await Promise.all([first, b.process({ samples: new Int16Array(512), sampleRate: 16_000 })]);
+      expect(v.stats.windows - before.windows).toBe(2);
+      expect(v.stats.runs - before.runs).toBe(1);
+    } finally {
+      a.close();
+      b.close();
+      // The wait belongs to the shared model: put the default back for the tests after this one.
+      await createSileroVad({ batchWaitMs: 4 }).then((d) => d.close());
+      await v.close();
+    }
+  });
+
   it('rejects a frame at the wrong rate with rate_mismatch, and use after close()', async () => {
     const stream = vad.createStream();
     const err = await stream.process({ samples: new Int16Array(160), sampleRate: 8_000 }).catch((e: unknown) => e);

@@ -10,7 +10,9 @@ import type { ResamplerFactory } from '../../audio/resample.js';
 import type { CallFactory } from '../../call/factory.js';
 import type { CallEndReason } from '../../call/io.js';
 import type { FlowRegistry } from '../../dialog/loader.js';
+import { PalabreError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
+import type { AudioSocketServer } from '../audiosocket/server.js';
 import { createRtpCounters, type RtpCounters } from '../rtp/counters.js';
 import { PortPool } from '../rtp/port-pool.js';
 import { ARI_END_CAUSES, AriCall, type AriCallEnded, type AriEndCause, type AriSettings } from './call.js';
@@ -28,6 +30,8 @@ export interface AriAppOptions {
   /** Default: a pool over settings.rtpHost and rtpPortMin–rtpPortMax. */
   ports?: PortPool;
   logger?: Logger;
+  /** Where Asterisk's AudioSocket connections arrive; required when settings.mediaEncapsulation is audiosocket. */
+  audioSocket?: Pick<AudioSocketServer, 'expect' | 'cancel'>;
   /** Told once per call after everything it created is gone. */
   onCallEnded?: (info: AriCallEnded) => void;
 }
@@ -62,6 +66,9 @@ export class AriStasisApp {
   private closing = false;
 
   constructor(options: AriAppOptions) {
+    if (options.settings.mediaEncapsulation === 'audiosocket' && (!options.audioSocket || !options.settings.audiosocketHost)) {
+      throw new PalabreError('config_invalid', 'ari.mediaEncapsulation is audiosocket: palabre\'s AudioSocket server must run (audiosocket.enabled) and ari.audiosocketHost must say where Asterisk reaches it');
+    }
     this.options = options;
     this.client = options.client;
     this.settings = options.settings;
@@ -142,6 +149,8 @@ export class AriStasisApp {
         return { flow: choice.flow, language: choice.language };
       },
       createCall: (a) => this.options.createCall(a),
+      renderPhrase: this.options.createCall.renderPhrase,
+      audioSocket: this.options.audioSocket,
       claim: (kind, id) => this.routes.set(`${kind}:${id}`, call),
       onRecordingFailed: () => this.counters.recordingFailures++,
     });

@@ -1,10 +1,13 @@
 /**
  * One call in the Stasis application, from StasisStart to the last REST
- * call: answer, an optional welcome (waiting for PlaybackFinished), an RTP
- * port, a mixing bridge, an externalMedia channel (RTP over UDP) whose
- * Asterisk side is read from UNICASTRTP_LOCAL_ADDRESS/PORT, both channels
- * bridged, optional snoop channels recording the caller, then the flow runs
- * over the RtpIO. However it ends (the caller hangs up, the bot hangs up or
+ * call: answer, an optional Asterisk welcome (waiting for PlaybackFinished),
+ * a mixing bridge, an externalMedia channel, both channels bridged, optional
+ * snoop channels recording the caller, an optional welcome in palabre's own
+ * voice, then the flow runs over the media. The externalMedia channel is RTP
+ * over UDP to one of palabre's ports (its Asterisk side read from
+ * UNICASTRTP_LOCAL_ADDRESS/PORT), or AudioSocket over TCP: Asterisk connects
+ * to palabre's AudioSocket server naming the UUID the call chose, and the
+ * server hands that connection to the call. However it ends (the caller hangs up, the bot hangs up or
  * transfers, a REST call fails during setup, the server stops), everything
  * the call created is deleted exactly once, and the caller is hung up with
  * a reason, continued in the dialplan, or redirected.
@@ -12,17 +15,20 @@
 import { randomUUID } from 'node:crypto';
 import type { ZodType } from 'zod';
 import type { ResamplerFactory } from '../../audio/resample.js';
-import type { CallSummary } from '../../call/events.js';
+import type { CallEventBody, CallSummary } from '../../call/events.js';
 import type { CallMeta } from '../../call/factory.js';
-import type { CallEndReason } from '../../call/io.js';
+import type { CallEndReason, CallIO } from '../../call/io.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../log.js';
+import type { AudioSocketServer } from '../audiosocket/server.js';
 import type { RtpCounters } from '../rtp/counters.js';
 import { PortsExhaustedError, type PortLease, type PortPool } from '../rtp/port-pool.js';
 import { RtpIO } from '../rtp/rtp-io.js';
 import { type AriFlowChoice } from './choose-flow.js';
 import { AriError, type AriClient, type AriQuery } from './client.js';
 import { bridgeSchema, channelSchema, playbackSchema, variableSchema, type AriChannel, type KnownAriEvent } from './events.js';
+import { AriMediaIO, type MediaTransport } from './media-io.js';
+import { parseWelcome, writeSpeech } from './welcome.js';
 
 /** How an ARI call ended: the call's own reason, or why it never ran. */
 export type AriEndCause = CallEndReason | 'setup_failed' | 'bad_flow' | 'refused';
@@ -35,6 +41,8 @@ export type AriSettings = Config['ari'];
 export interface AriCallHandle {
   run(): Promise<CallSummary>;
   end(reason: CallEndReason, detail?: string): Promise<unknown>;
+  /** An event from outside the session (the welcome palabre spoke before the flow). */
+  report?(event: CallEventBody): void;
 }
 
 export interface AriCallEnded {
@@ -56,7 +64,11 @@ export interface AriCallDeps {
   rtpCounters: RtpCounters;
   /** The flow and language for this call, checked against the loaded flows (throws when unknown). */
   chooseFlow: (args: readonly string[], channel: AriChannel) => Promise<AriFlowChoice>;
-  createCall: (args: { io: RtpIO; meta: CallMeta; logger: Logger }) => Promise<AriCallHandle>;
+  createCall: (args: { io: CallIO; meta: CallMeta; logger: Logger }) => Promise<AriCallHandle>;
+  /** Renders a `tts:` welcome in the call's voice (PCM16 at the pipeline rate); without it such a welcome is skipped. */
+  renderPhrase?: (text: string, language: string, signal?: AbortSignal) => Promise<Int16Array>;
+  /** The AudioSocket server Asterisk connects to; required when settings.mediaEncapsulation is audiosocket. */
+  audioSocket?: Pick<AudioSocketServer, 'expect' | 'cancel'>;
   /** Events about these channels and playbacks are routed to this call from now on. */
   claim: (kind: 'channel' | 'playback', id: string) => void;
   logger: Logger;
@@ -96,12 +108,18 @@ export class AriCall {
   private tearingDown = false;
   private transferring = false;
   private lease: PortLease | undefined;
-  private io: RtpIO | undefined;
+  /** The externalMedia transport: an RtpIO, or the AudioSocketIO of Asterisk's connection. */
+  private transport: MediaTransport | undefined;
+  /** The transport as the flow sees it. */
+  private media: AriMediaIO | undefined;
+  /** The UUID an AudioSocket externalMedia channel names, while its connection is awaited. */
+  private audioSocketUuid: string | undefined;
+  /** The `tts:` welcome's text, once it has played. */
+  private welcomed: string | undefined;
   private handle: AriCallHandle | undefined;
   private bridgeId: string | undefined;
   private mediaId: string | undefined;
   private readonly snoopIds: string[] = [];
-  private closedWith: { reason: CallEndReason; transferTarget?: string } | undefined;
   private choice: AriFlowChoice | undefined;
   /** Hangup cause when it is not the end cause's usual one. */
   private hangupReason: string | undefined;
@@ -135,11 +153,14 @@ export class AriCall {
       await this.setup();
       const callerId = this.channel.caller.number || undefined;
       const meta: CallMeta = { transport: 'ari', flow: this.choice.flow, language: this.choice.language, externalId: this.channelId, ...(callerId ? { callerId } : {}) };
-      this.handle = await this.deps.createCall({ io: this.io as RtpIO, meta, logger: this.log });
+      this.handle = await this.deps.createCall({ io: this.media as AriMediaIO, meta, logger: this.log });
       // Ended while the session was being built: it still runs, and sees the IO already closed.
       if (this.endRequest) void this.handle.end(this.endRequest);
-      this.log.info({ flow: meta.flow, language: meta.language, rtpPort: this.lease?.port }, 'ARI call started');
-      summary = await this.handle.run();
+      this.log.info({ flow: meta.flow, language: meta.language, media: this.settings.mediaEncapsulation, rtpPort: this.lease?.port, audiosocket: this.audioSocketUuid }, 'ARI call started');
+      const running = this.handle.run();
+      // Said before the session ran: its line goes into the call's events once the call has started.
+      if (this.welcomed) this.handle.report?.({ type: 'transcript', role: 'bot', text: this.welcomed });
+      summary = await running;
       cause = summary.endReason;
       detail = summary.endDetail;
     } catch (err) {
@@ -197,7 +218,7 @@ export class AriCall {
     if (this.tearingDown) return;
     if (id === this.mediaId) {
       this.log.warn({ event: event.type }, 'the externalMedia channel went away; ending the call');
-      this.io?.remoteHangup('transport_error');
+      this.media?.remoteHangup('transport_error');
       this.abort('transport_error');
     } else if (this.snoopIds.includes(id)) {
       this.log.warn({ snoop: id, event: event.type }, 'a snoop channel went away; its recording stops');
@@ -207,7 +228,7 @@ export class AriCall {
   private onCallerEvent(event: KnownAriEvent): void {
     switch (event.type) {
       case 'ChannelDtmfReceived':
-        this.io?.dtmf(event.digit);
+        this.media?.dtmf(event.digit);
         return;
       case 'StasisEnd':
         // Our own continue/redirect takes the caller out of Stasis: that is the transfer working.
@@ -224,7 +245,7 @@ export class AriCall {
   private callerLeft(reason: CallEndReason): void {
     if (this.callerGone) return;
     this.callerGone = reason;
-    this.io?.remoteHangup(reason);
+    this.media?.remoteHangup(reason);
     this.abort(reason);
   }
 
@@ -242,37 +263,60 @@ export class AriCall {
 
   private async setup(): Promise<void> {
     const settings = this.settings;
-    // A port first: with none left, the caller is turned away before being answered.
-    this.lease = await this.deps.ports.allocate();
-    this.check();
-    this.io = new RtpIO({
-      id: this.channelId,
-      lease: this.lease,
-      format: settings.format,
-      resampler: this.deps.resampler,
-      resampleQuality: this.deps.resampleQuality,
-      idleTimeoutMs: settings.rtpTimeoutMs,
-      counters: this.deps.rtpCounters,
-      logger: this.log,
-      onClose: (reason, detail, byUs) => {
-        if (byUs) this.closedWith = { reason, transferTarget: detail?.transferTarget };
-      },
-    });
+    const welcome = parseWelcome(settings.welcome);
+    // Rendered while the call is set up, so the caller does not wait for the synthesis once bridged.
+    const speech = welcome?.kind === 'tts' ? this.renderWelcome(welcome.text) : undefined;
+    if (settings.mediaEncapsulation === 'rtp') {
+      // A port first: with none left, the caller is turned away before being answered.
+      this.lease = await this.deps.ports.allocate();
+      this.check();
+      this.useTransport(
+        new RtpIO({
+          id: this.channelId,
+          lease: this.lease,
+          format: settings.format,
+          resampler: this.deps.resampler,
+          resampleQuality: this.deps.resampleQuality,
+          idleTimeoutMs: settings.rtpTimeoutMs,
+          counters: this.deps.rtpCounters,
+          logger: this.log,
+        }),
+      );
+    }
 
     await this.rest('POST', `/channels/${enc(this.channelId)}/answer`);
-    if (settings.welcome) await this.playWelcome(settings.welcome);
+    if (welcome?.kind === 'media') await this.playWelcome(welcome.media);
 
     this.bridgeId = `${this.settings.app}-bridge-${this.tag}`;
     await this.rest('POST', '/bridges', { type: 'mixing', bridgeId: this.bridgeId, name: `${this.settings.app}-${this.channelId}` }, bridgeSchema);
 
+    if (settings.mediaEncapsulation === 'audiosocket') await this.audioSocketMedia();
+    else await this.rtpMedia(this.transport as RtpIO, this.lease as PortLease);
+    await this.rest('POST', `/bridges/${enc(this.bridgeId)}/addChannel`, { channel: `${this.channelId},${this.mediaId}` });
+    for (const direction of settings.snoopRecord) await this.record(direction);
+    if (speech && welcome?.kind === 'tts') await this.speakWelcome(welcome.text, await speech);
+  }
+
+  private useTransport(transport: MediaTransport): void {
+    this.transport = transport;
+    this.media = new AriMediaIO(transport);
+    // Until the session listens, media that ends (Asterisk closed the AudioSocket, RTP went silent) stops the setup.
+    transport.on('hangup', (reason) => {
+      if (!this.handle) this.abort(reason);
+    });
+  }
+
+  /** An RTP externalMedia channel sending to the leased port; palabre answers wherever Asterisk says it listens. */
+  private async rtpMedia(io: RtpIO, lease: PortLease): Promise<void> {
+    const settings = this.settings;
     this.mediaId = `${this.settings.app}-rtp-${this.tag}`;
     const entered = this.waitFor(`stasis:${this.mediaId}`, 'the externalMedia channel to enter Stasis');
     this.deps.claim('channel', this.mediaId);
-    const host = settings.rtpAdvertiseHost || this.lease.host;
+    const host = settings.rtpAdvertiseHost || lease.host;
     const media = await this.rest(
       'POST',
       '/channels/externalMedia',
-      { app: settings.app, channelId: this.mediaId, external_host: `${host.includes(':') ? `[${host}]` : host}:${this.lease.port}`, format: settings.format, encapsulation: 'rtp', transport: 'udp', connection_type: 'client', direction: 'both' },
+      { app: settings.app, channelId: this.mediaId, external_host: `${host.includes(':') ? `[${host}]` : host}:${lease.port}`, format: settings.format, encapsulation: 'rtp', transport: 'udp', connection_type: 'client', direction: 'both' },
       channelSchema,
     );
     const vars = media?.channelvars ?? {};
@@ -282,11 +326,69 @@ export class AriCall {
     address ??= await this.variable(this.mediaId, 'UNICASTRTP_LOCAL_ADDRESS');
     port ??= await this.variable(this.mediaId, 'UNICASTRTP_LOCAL_PORT');
     const portNumber = Number(port);
-    if (address && Number.isInteger(portNumber) && portNumber > 0 && portNumber < 65536) this.io.setRemote({ address, port: portNumber });
+    if (address && Number.isInteger(portNumber) && portNumber > 0 && portNumber < 65536) io.setRemote({ address, port: portNumber });
     else this.log.warn({ address, port }, 'externalMedia gave no usable UNICASTRTP_LOCAL_ADDRESS/PORT; palabre will answer the address of its first RTP packet');
     await entered;
-    await this.rest('POST', `/bridges/${enc(this.bridgeId)}/addChannel`, { channel: `${this.channelId},${this.mediaId}` });
-    for (const direction of settings.snoopRecord) await this.record(direction);
+  }
+
+  /**
+   * An AudioSocket externalMedia channel: Asterisk connects to palabre's
+   * AudioSocket server and names the UUID chosen here, which the server
+   * hands to this call. The UUID is expected before it is asked for, since
+   * Asterisk may connect before its REST answer arrives.
+   */
+  private async audioSocketMedia(): Promise<void> {
+    const settings = this.settings;
+    const server = this.deps.audioSocket;
+    if (!server || !settings.audiosocketHost) throw new Error('ari.mediaEncapsulation is audiosocket but palabre has no AudioSocket server for Asterisk to connect to (enable audiosocket and set ari.audiosocketHost)');
+    const uuid = randomUUID();
+    this.audioSocketUuid = uuid;
+    this.mediaId = `${this.settings.app}-as-${this.tag}`;
+    const connectedKey = `audiosocket:${uuid}`;
+    const connected = this.waitFor(connectedKey, `Asterisk's AudioSocket connection naming ${uuid} (to ${settings.audiosocketHost})`);
+    void server.expect(uuid, { timeoutMs: settings.setupTimeoutMs, wireRate: settings.format === 'slin' ? 8_000 : 16_000, logger: this.log }).then(
+      (io) => {
+        // Too late: the call gave up (or ended) meanwhile.
+        if (!this.waiters.has(connectedKey)) return void io.close('error');
+        this.audioSocketUuid = undefined;
+        this.settle(connectedKey, io);
+      },
+      (err: Error) => this.fail(connectedKey, err),
+    );
+    const entered = this.waitFor(`stasis:${this.mediaId}`, 'the externalMedia channel to enter Stasis');
+    this.deps.claim('channel', this.mediaId);
+    await this.rest('POST', '/channels/externalMedia', { app: settings.app, channelId: this.mediaId, external_host: settings.audiosocketHost, format: settings.format, encapsulation: 'audiosocket', transport: 'tcp', connection_type: 'client', direction: 'both', data: uuid }, channelSchema);
+    const [io] = await Promise.all([connected, entered]);
+    this.useTransport(io as MediaTransport);
+  }
+
+  private renderWelcome(text: string): Promise<Int16Array | undefined> {
+    const language = this.choice?.language ?? this.settings.language;
+    if (!this.deps.renderPhrase) {
+      this.log.warn({ welcome: text }, 'no voice to speak the tts: welcome with; going on without it');
+      return Promise.resolve(undefined);
+    }
+    return this.deps.renderPhrase(text, language, AbortSignal.timeout(this.settings.setupTimeoutMs)).catch((err: unknown) => {
+      this.log.warn({ welcome: text, language, err: err instanceof Error ? err.message : String(err) }, 'could not render the tts: welcome; going on without it');
+      return undefined;
+    });
+  }
+
+  /** The welcome in the call's own voice over the bridged media; the flow starts once it has played out. */
+  private async speakWelcome(text: string, samples: Int16Array | undefined): Promise<void> {
+    const media = this.media;
+    this.check();
+    if (!samples || samples.length === 0 || !media) return;
+    // What the caller says over the welcome is not an answer to the flow's first question.
+    media.muteCaller();
+    const ms = writeSpeech(media, samples);
+    const played = this.waitFor('welcome:playout', `the welcome (${ms} ms) to play out`, ms + this.settings.setupTimeoutMs);
+    void media.waitForPlayout().then(() => this.settle('welcome:playout', true));
+    await played;
+    this.check();
+    media.hearCaller();
+    this.welcomed = text;
+    this.log.info({ welcome: text, ms }, 'welcome spoken');
   }
 
   private async playWelcome(media: string): Promise<void> {
@@ -341,9 +443,9 @@ export class AriCall {
     return answer;
   }
 
-  private waitFor(key: string, what: string): Promise<unknown> {
+  private waitFor(key: string, what: string, timeoutMs = this.settings.setupTimeoutMs): Promise<unknown> {
     const waiting = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(key, new Error(`timed out after ${this.settings.setupTimeoutMs} ms waiting for ${what}`)), this.settings.setupTimeoutMs);
+      const timer = setTimeout(() => this.fail(key, new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
       this.waiters.set(key, { resolve, reject, timer });
     });
     // Setup may fail before it awaits this; the rejection then has no one to tell.
@@ -372,13 +474,16 @@ export class AriCall {
   private async teardown(cause: AriEndCause): Promise<void> {
     this.tearingDown = true;
     this.abort(this.callerGone ?? 'error');
-    if (this.io && !this.io.isClosed) await this.io.close(cause === 'setup_failed' || cause === 'bad_flow' ? 'error' : (cause as CallEndReason));
-    else if (!this.io) this.lease?.release();
+    // Asterisk's connection, should it still come, is closed by the server instead of becoming a call.
+    if (this.audioSocketUuid) this.deps.audioSocket?.cancel(this.audioSocketUuid);
+    if (this.transport && !this.transport.isClosed) await this.transport.close(cause === 'setup_failed' || cause === 'bad_flow' ? 'error' : (cause as CallEndReason));
+    else if (!this.transport) this.lease?.release();
     await Promise.all([...this.snoopIds, ...(this.mediaId ? [this.mediaId] : [])].map((id) => this.quietly('DELETE', `/channels/${enc(id)}`)));
     if (this.bridgeId) await this.quietly('DELETE', `/bridges/${enc(this.bridgeId)}`);
     if (this.callerGone) return;
-    if (cause === 'transfer' && this.closedWith?.transferTarget) {
-      if (await this.transfer(this.closedWith.transferTarget)) return;
+    const transferTarget = this.media?.endedBy?.transferTarget;
+    if (cause === 'transfer' && transferTarget) {
+      if (await this.transfer(transferTarget)) return;
     }
     await this.quietly('DELETE', `/channels/${enc(this.channelId)}`, { reason: this.hangupReason ?? HANGUP_REASON[cause] ?? 'normal' });
   }

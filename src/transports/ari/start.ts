@@ -6,11 +6,13 @@ import { createLlmFromConfig } from '../../engines/llm/index.js';
 import type { Engines } from '../../engines/registry.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../server/metrics.js';
+import type { AudioSocketServer } from '../audiosocket/server.js';
 import { AriStasisApp } from './app.js';
 import { AriClient } from './client.js';
 import { registerAriMetrics } from './metrics.js';
 
-export async function startAsteriskAri(config: Config, engines: Engines, logger: Logger, metrics?: Metrics, observers: CallObserver[] = []): Promise<AriStasisApp> {
+/** `audioSocket` is the running AudioSocket server, which externalMedia with AudioSocket encapsulation needs. */
+export async function startAsteriskAri(config: Config, engines: Engines, logger: Logger, metrics?: Metrics, observers: CallObserver[] = [], audioSocket?: AudioSocketServer): Promise<AriStasisApp> {
   const c = config.ari;
   const llm = createLlmFromConfig(config);
   let flows: Promise<FlowRegistry> | undefined;
@@ -39,10 +41,12 @@ export async function startAsteriskAri(config: Config, engines: Engines, logger:
     createCall: createCallFactory({ config, engines, flows: registry, llm, observers, metrics }),
     resampler: engines.resampler,
     resampleQuality: config.audio.resampleQuality,
+    audioSocket,
     logger: log,
   });
   if (metrics) registerAriMetrics(metrics, { app: app.counters, client: client.counters, rtp: app.rtpCounters, ports: app.ports });
   app.start();
-  log.info({ url: c.url, stasisApp: c.app, rtp: `${c.rtpHost}:${c.rtpPortMin}-${c.rtpPortMax}`, format: c.format }, 'ARI Stasis application started; waiting for calls');
+  const media = c.mediaEncapsulation === 'audiosocket' ? { audiosocket: c.audiosocketHost } : { rtp: `${c.rtpHost}:${c.rtpPortMin}-${c.rtpPortMax}` };
+  log.info({ url: c.url, stasisApp: c.app, ...media, format: c.format }, 'ARI Stasis application started; waiting for calls');
   return app;
 }

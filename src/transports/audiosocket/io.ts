@@ -32,6 +32,7 @@ export type AudioSocketEndCause =
   | 'not_reading'
   | 'half_open'
   | 'socket_error'
+  | 'reset'
   | 'bot_closed'
   | 'internal_error';
 
@@ -90,6 +91,8 @@ export class AudioSocketIO implements CallIO {
   readonly id: string;
   readonly sampleRate = PIPELINE_RATE;
   readonly stats: AudioSocketIOStats = { framesIn: 0, framesOut: 0, silenceOut: 0, dtmf: 0, inboundDropped: 0 };
+  /** Told the clock's time right after each audio frame (bot or keep-alive silence) is handed to the socket: pacing as palabre produces it, before the network and the peer add theirs. */
+  onFrameSent: ((atMs: number) => void) | undefined;
 
   private readonly socket: Socket;
   private readonly factory: ResamplerFactory;
@@ -259,6 +262,7 @@ export class AudioSocketIO implements CallIO {
       this.stats.framesOut++;
     }
     this.socket.write(bytes);
+    this.onFrameSent?.(this.now());
   }
 
   /**
@@ -373,8 +377,11 @@ export class AudioSocketIO implements CallIO {
     this.finish('half_open', 'transport_error', false, 'no bytes from Asterisk within the idle timeout');
   };
 
-  private readonly onSocketError = (err: Error): void => {
-    this.finish('socket_error', 'transport_error', false, err.message);
+  private readonly onSocketError = (err: NodeJS.ErrnoException): void => {
+    // Asterisk hangs up by closing its socket; when our latest frames are still
+    // unread there, its kernel answers with a reset instead of a FIN.
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') this.finish('reset', 'caller_hangup', false, err.message);
+    else this.finish('socket_error', 'transport_error', false, err.message);
   };
 
   private readonly onSocketClose = (): void => {
@@ -412,7 +419,7 @@ export class AudioSocketIO implements CallIO {
         setTimeout(() => socket.destroy(), 2_000).unref();
       }
     }
-    if (cause !== 'eof' && cause !== 'hangup_frame' && cause !== 'bot_closed') {
+    if (cause !== 'eof' && cause !== 'reset' && cause !== 'hangup_frame' && cause !== 'bot_closed') {
       this.logger.info({ call: this.id, cause, detail }, 'audiosocket call ended');
     }
     this.onEnd?.(cause, detail);

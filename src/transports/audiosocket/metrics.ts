@@ -3,17 +3,17 @@ import { Counter, Gauge } from 'prom-client';
 import type { Metrics } from '../../server/metrics.js';
 import type { AudioSocketCounters } from './server.js';
 
-const EVENTS = ['connections', 'refusedAddress', 'refusedCapacity', 'firstFrameTimeout', 'badFirstFrame', 'closedBeforeUuid', 'flowLookupFailed', 'callsStarted', 'callsEnded'] as const;
+const EVENTS = ['connections', 'refusedAddress', 'refusedCapacity', 'firstFrameTimeout', 'badFirstFrame', 'closedBeforeUuid', 'flowLookupFailed', 'callsStarted', 'callsEnded', 'handedOver', 'refusedAbandoned'] as const;
 
 export function registerAudioSocketMetrics(metrics: Metrics, counters: AudioSocketCounters): void {
   new Counter({
     name: 'palabre_audiosocket_events_total',
-    help: 'AudioSocket connections, refusals (address, capacity, first frame) and calls started and ended.',
+    help: 'AudioSocket connections, refusals (address, capacity, first frame, a UUID its ARI call gave up on), calls started and ended, and connections handed to the ARI calls that expected them.',
     labelNames: ['event'],
     registers: [metrics.registry],
     collect() {
       this.reset();
-      for (const event of EVENTS) this.inc({ event }, counters[event]);
+      for (const event of EVENTS) this.inc({ event }, counters[event] ?? 0);
     },
   });
   new Counter({

@@ -3,6 +3,10 @@
  * streams slin both ways. Each connection is checked against the allow-list
  * and the call cap, must name its UUID in time, and then runs the flow chosen
  * for that UUID. Whatever one connection does wrong ends that call only.
+ *
+ * A UUID someone said to expect (an ARI call that asked Asterisk for an
+ * AudioSocket externalMedia channel) is not a call of its own: its connection
+ * is handed to whoever waits for it, as an AudioSocketIO.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { ResamplerFactory } from '../../audio/resample.js';
@@ -46,6 +50,10 @@ export interface AudioSocketServerOptions {
 
 export interface AudioSocketCounters {
   connections: number;
+  /** Connections handed to the ARI call that expected their UUID. */
+  handedOver: number;
+  /** Connections whose UUID was expected once but given up on; closed. */
+  refusedAbandoned: number;
   refusedAddress: number;
   refusedCapacity: number;
   firstFrameTimeout: number;
@@ -61,15 +69,41 @@ export interface AudioSocketCounters {
   ended: Record<AudioSocketEndCause, number>;
 }
 
+export interface AudioSocketExpectOptions {
+  /** The connection must name the UUID within this time, else the promise rejects. */
+  timeoutMs: number;
+  /** Outbound rate until the caller's first audio names one (16000 for a slin16 channel). */
+  wireRate?: number;
+  logger?: Logger;
+}
+
 export interface AudioSocketServer {
   readonly port: number;
   readonly counters: AudioSocketCounters;
+  /**
+   * The connection that will name `uuid`, as an IO of its own owner's: it runs
+   * no flow here, and closing it is the owner's job. Rejects after `timeoutMs`,
+   * on cancel(), when the UUID is already expected, or when the server stops.
+   */
+  expect(uuid: string, options: AudioSocketExpectOptions): Promise<AudioSocketIO>;
+  /** Gives up on an expected UUID: a connection naming it later is closed, not run as a call. */
+  cancel(uuid: string): void;
   /** Stops accepting, ends every call with 'server_shutdown' and waits for them. */
   close(): Promise<void>;
 }
 
+interface Expectation {
+  options: AudioSocketExpectOptions;
+  resolve: (io: AudioSocketIO) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** How long a UUID given up on is remembered, so its late connection is not taken for a call of its own. */
+const ABANDONED_MS = 60_000;
+
 function emptyEnded(): Record<AudioSocketEndCause, number> {
-  const causes: AudioSocketEndCause[] = ['hangup_frame', 'eof', 'error_frame', 'malformed', 'unknown_kind', 'oversized', 'truncated', 'empty_audio', 'not_reading', 'half_open', 'socket_error', 'bot_closed', 'internal_error'];
+  const causes: AudioSocketEndCause[] = ['hangup_frame', 'eof', 'error_frame', 'malformed', 'unknown_kind', 'oversized', 'truncated', 'empty_audio', 'not_reading', 'half_open', 'socket_error', 'reset', 'bot_closed', 'internal_error'];
   return Object.fromEntries(causes.map((c) => [c, 0])) as Record<AudioSocketEndCause, number>;
 }
 
@@ -80,6 +114,8 @@ export async function startAudioSocketServer(options: AudioSocketServerOptions):
   const firstFrameTimeoutMs = options.firstFrameTimeoutMs ?? 5_000;
   const counters: AudioSocketCounters = {
     connections: 0,
+    handedOver: 0,
+    refusedAbandoned: 0,
     refusedAddress: 0,
     refusedCapacity: 0,
     firstFrameTimeout: 0,
@@ -93,6 +129,47 @@ export async function startAudioSocketServer(options: AudioSocketServerOptions):
   };
   const sockets = new Set<Socket>();
   const calls = new Map<AudioSocketIO, { handle?: AudioSocketCallHandle; done: Promise<void> }>();
+  const expected = new Map<string, Expectation>();
+  const abandoned = new Map<string, NodeJS.Timeout>();
+  let stopping = false;
+
+  const abandon = (uuid: string): void => {
+    clearTimeout(abandoned.get(uuid));
+    const timer = setTimeout(() => abandoned.delete(uuid), ABANDONED_MS);
+    timer.unref();
+    abandoned.set(uuid, timer);
+  };
+
+  const giveUp = (uuid: string, err: Error): void => {
+    const e = expected.get(uuid);
+    if (!e) return;
+    expected.delete(uuid);
+    clearTimeout(e.timer);
+    abandon(uuid);
+    e.reject(err);
+  };
+
+  const expect = (rawUuid: string, expectOptions: AudioSocketExpectOptions): Promise<AudioSocketIO> => {
+    const uuid = rawUuid.toLowerCase();
+    const waiting = new Promise<AudioSocketIO>((resolve, reject) => {
+      if (stopping) return reject(new Error('the AudioSocket server is stopping'));
+      if (expected.has(uuid)) return reject(new Error(`AudioSocket UUID ${uuid} is already expected`));
+      const timer = setTimeout(() => giveUp(uuid, new Error(`no AudioSocket connection named ${uuid} within ${expectOptions.timeoutMs} ms`)), expectOptions.timeoutMs);
+      timer.unref();
+      expected.set(uuid, { options: expectOptions, resolve, reject, timer });
+    });
+    // The owner may give up before it awaits this.
+    waiting.catch(() => undefined);
+    return waiting;
+  };
+
+  const handOver = (socket: Socket, uuid: string, e: Expectation, parser: FrameParser, pending: AudioSocketFrame[], pendingError: FrameError | undefined, peer: string): void => {
+    clearTimeout(e.timer);
+    counters.handedOver++;
+    const log = (e.options.logger ?? logger).child({ audiosocket: uuid, peer });
+    log.debug('AudioSocket connection handed to the call that expected it');
+    e.resolve(new AudioSocketIO({ ...options.io, ...(e.options.wireRate ? { wireRate: e.options.wireRate } : {}), id: uuid, socket, parser, pending, pendingError, resampler: options.resampler, logger: log }));
+  };
 
   const refuse = (socket: Socket, withHangup: boolean): void => {
     if (withHangup && socket.writable) socket.write(HANGUP_FRAME);
@@ -159,12 +236,16 @@ export async function startAudioSocketServer(options: AudioSocketServerOptions):
       socket.destroy();
       return;
     }
-    if (counters.active >= maxCalls) {
+    const full = (): boolean => {
+      if (counters.active < maxCalls) return false;
       counters.refusedCapacity++;
       logger.warn({ peer, maxCalls }, `audiosocket connection refused: already ${maxCalls} calls, the limit`);
       refuse(socket, true);
-      return;
-    }
+      return true;
+    };
+    // While ARI calls wait for their connections, the cap can only be judged once the UUID is
+    // known: those calls count against ari.maxCalls, not against this server's own calls.
+    if (expected.size === 0 && full()) return;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.setNoDelay(true);
@@ -203,6 +284,18 @@ export async function startAudioSocketServer(options: AudioSocketServerOptions):
       if (first.type !== 'uuid') return badFirst(`first frame is ${first.type}, not the UUID`);
       settled = true;
       cleanup();
+      const uuid = first.uuid.toLowerCase();
+      const waiting = expected.get(uuid);
+      if (waiting) {
+        expected.delete(uuid);
+        return handOver(socket, uuid, waiting, parser, rest, read.error, peer);
+      }
+      if (abandoned.has(uuid)) {
+        counters.refusedAbandoned++;
+        logger.warn({ peer, uuid }, 'AudioSocket connection for a UUID its call gave up waiting for; closed');
+        return refuse(socket, true);
+      }
+      if (full()) return;
       startCall(socket, first.uuid, parser, rest, read.error, peer);
     };
     const onEnd = (): void => {
@@ -232,7 +325,13 @@ export async function startAudioSocketServer(options: AudioSocketServerOptions):
   return {
     port,
     counters,
+    expect,
+    cancel: (uuid) => giveUp(uuid.toLowerCase(), new Error(`stopped waiting for AudioSocket connection ${uuid}`)),
     async close() {
+      stopping = true;
+      for (const uuid of [...expected.keys()]) giveUp(uuid, new Error('the AudioSocket server is stopping'));
+      for (const timer of abandoned.values()) clearTimeout(timer);
+      abandoned.clear();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const running = [...calls.entries()];
       for (const [io, entry] of running) {

@@ -93,6 +93,8 @@ export class RtpIO implements CallIO {
   readonly format: RtpFormat;
   readonly localPort: number;
   readonly stats: RtpIOStats;
+  /** Told the clock's time right after each packet is handed to the socket: pacing as palabre produces it. */
+  onFrameSent: ((atMs: number) => void) | undefined;
 
   private readonly lease: PortLease;
   private readonly logger: Logger;
@@ -281,6 +283,7 @@ export class RtpIO implements CallIO {
       this.stats.packetsOut++;
       this.counters.packetsOut++;
       if (!isSilence) this.stats.voicePacketsOut++;
+      this.onFrameSent?.(this.now());
     }
     this.sequence = (this.sequence + 1) & 0xffff;
     this.timestamp = (this.timestamp + samples) >>> 0;
