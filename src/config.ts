@@ -238,6 +238,7 @@ const audiosocketSchema = z.strictObject({
   flowsByUuid: z.record(z.string(), flowChoiceSchema).default({}).describe('Flow and language per call UUID (set by the dialplan), e.g. {"<uuid>": {flow: heating-leads, language: fr}}.'),
   flowHookUrl: z.string().url().optional().describe('Asked `GET <url>?uuid=<uuid>` for `{flow, language}` when the UUID is not in flowsByUuid; a failure or timeout falls back to the default flow.'),
   flowHookTimeoutMs: z.coerce.number().int().positive().default(1500).describe('Longest wait for the flow hook (Asterisk gives up on a silent socket after 2 s).'),
+  mediaThread: z.boolean().default(true).describe('Run the AudioSocket connections and the 20 ms pacing of bot audio on a thread of their own, so work on the main thread (dialog, recognition, storage, garbage collection) never delays a frame on the wire. false keeps everything on the main thread.'),
 });
 
 const ariSchema = z

@@ -2,11 +2,11 @@
 import { createCallFactory, type CallFactoryDeps } from '../../call/factory.js';
 import type { CallSession } from '../../call/session.js';
 import type { Logger } from '../../log.js';
-import type { AudioSocketIO } from './io.js';
+import type { CallIO } from '../../call/io.js';
 
 export type AudioSocketCallDeps = CallFactoryDeps;
 
-export type AudioSocketCallFactory = (io: AudioSocketIO, flow: string, language: string, logger: Logger) => Promise<CallSession>;
+export type AudioSocketCallFactory = (io: CallIO, flow: string, language: string, logger: Logger) => Promise<CallSession>;
 
 export function createAudioSocketCallFactory(deps: AudioSocketCallDeps): AudioSocketCallFactory {
   const create = createCallFactory(deps);

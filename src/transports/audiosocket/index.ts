@@ -3,3 +3,5 @@ export * from './allow.js';
 export * from './io.js';
 export * from './server.js';
 export * from './call.js';
+export * from './threaded-server.js';
+export * from './remote-io.js';

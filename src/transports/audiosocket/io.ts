@@ -165,6 +165,11 @@ export class AudioSocketIO implements CallIO {
     return this.endCause;
   }
 
+  /** Bot audio handed to the socket so far, and when the last of it finishes playing (this IO's clock): what playedMs() is computed from. */
+  get playout(): { sentMs: number; playEnd: number } {
+    return { sentMs: this.sentMs, playEnd: this.playEnd };
+  }
+
   get pacerStats(): Pacer['stats'] {
     return this.wire.pacer.stats;
   }

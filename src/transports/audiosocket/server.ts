@@ -11,7 +11,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { ResamplerFactory } from '../../audio/resample.js';
 import type { CallSummary } from '../../call/events.js';
-import type { CallEndReason } from '../../call/io.js';
+import type { CallEndReason, CallIO } from '../../call/io.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { createAllowList, normaliseAddress } from './allow.js';
 import { FrameError, FrameParser, HANGUP_FRAME, type AudioSocketFrame } from './frames.js';
@@ -77,7 +77,7 @@ export interface AudioSocketExpectOptions {
   logger?: Logger;
 }
 
-export interface AudioSocketServer {
+export interface AudioSocketServer<IO extends CallIO = CallIO> {
   readonly port: number;
   readonly counters: AudioSocketCounters;
   /**
@@ -85,7 +85,7 @@ export interface AudioSocketServer {
    * no flow here, and closing it is the owner's job. Rejects after `timeoutMs`,
    * on cancel(), when the UUID is already expected, or when the server stops.
    */
-  expect(uuid: string, options: AudioSocketExpectOptions): Promise<AudioSocketIO>;
+  expect(uuid: string, options: AudioSocketExpectOptions): Promise<IO>;
   /** Gives up on an expected UUID: a connection naming it later is closed, not run as a call. */
   cancel(uuid: string): void;
   /** Stops accepting, ends every call with 'server_shutdown' and waits for them. */
@@ -107,12 +107,8 @@ function emptyEnded(): Record<AudioSocketEndCause, number> {
   return Object.fromEntries(causes.map((c) => [c, 0])) as Record<AudioSocketEndCause, number>;
 }
 
-export async function startAudioSocketServer(options: AudioSocketServerOptions): Promise<AudioSocketServer> {
-  const logger = options.logger ?? silentLogger;
-  const allowed = createAllowList(options.allow ?? []);
-  const maxCalls = options.maxCalls ?? 50;
-  const firstFrameTimeoutMs = options.firstFrameTimeoutMs ?? 5_000;
-  const counters: AudioSocketCounters = {
+export function emptyCounters(): AudioSocketCounters {
+  return {
     connections: 0,
     handedOver: 0,
     refusedAbandoned: 0,
@@ -127,6 +123,14 @@ export async function startAudioSocketServer(options: AudioSocketServerOptions):
     active: 0,
     ended: emptyEnded(),
   };
+}
+
+export async function startAudioSocketServer(options: AudioSocketServerOptions): Promise<AudioSocketServer<AudioSocketIO>> {
+  const logger = options.logger ?? silentLogger;
+  const allowed = createAllowList(options.allow ?? []);
+  const maxCalls = options.maxCalls ?? 50;
+  const firstFrameTimeoutMs = options.firstFrameTimeoutMs ?? 5_000;
+  const counters = emptyCounters();
   const sockets = new Set<Socket>();
   const calls = new Map<AudioSocketIO, { handle?: AudioSocketCallHandle; done: Promise<void> }>();
   const expected = new Map<string, Expectation>();

@@ -9,7 +9,8 @@ import type { Metrics } from '../../server/metrics.js';
 import { createAudioSocketCallFactory } from './call.js';
 import { createFlowChooser } from './choose-flow.js';
 import { registerAudioSocketMetrics } from './metrics.js';
-import { startAudioSocketServer } from './server.js';
+import { startAudioSocketServer, type AudioSocketServer } from './server.js';
+import { startThreadedAudioSocketServer } from './threaded-server.js';
 
 export async function startAsteriskAudioSocket(config: Config, engines: Engines, logger: Logger, metrics?: Metrics, observers: CallObserver[] = []) {
   const c = config.audiosocket;
@@ -17,7 +18,7 @@ export async function startAsteriskAudioSocket(config: Config, engines: Engines,
   let flows: Promise<FlowRegistry> | undefined;
   const registry = (): Promise<FlowRegistry> => (flows ??= loadFlowsDir(config.flows.dir, { llmAvailable: llm !== undefined, realtimeAvailable: config.engines.realtime.apiKey !== undefined }));
   const log = logger.child({ module: 'audiosocket' });
-  const server = await startAudioSocketServer({
+  const settings = {
     host: c.host,
     port: c.port,
     allow: c.allow,
@@ -25,10 +26,10 @@ export async function startAsteriskAudioSocket(config: Config, engines: Engines,
     firstFrameTimeoutMs: c.firstFrameTimeoutMs,
     chooseFlow: createFlowChooser(c, log),
     createCall: createAudioSocketCallFactory({ config, engines, flows: registry, llm, observers, metrics }),
-    resampler: engines.resampler,
     logger: log,
     io: { resampleQuality: config.audio.resampleQuality },
-  });
+  };
+  const server: AudioSocketServer = c.mediaThread ? await startThreadedAudioSocketServer(settings) : await startAudioSocketServer({ ...settings, resampler: engines.resampler });
   if (metrics) registerAudioSocketMetrics(metrics, server.counters);
   log.info({ host: c.host, port: server.port, allow: c.allow }, 'AudioSocket server is listening');
   return server;
