@@ -26,11 +26,12 @@ import { AriStasisApp } from '../src/transports/ari/app.js';
 import type { AriCallEnded, AriSettings } from '../src/transports/ari/call.js';
 import { AriClient, AriError } from '../src/transports/ari/client.js';
 import { createAudioSocketCallFactory } from '../src/transports/audiosocket/call.js';
-import { startAudioSocketServer, type AudioSocketServer } from '../src/transports/audiosocket/server.js';
+import type { AudioSocketServer } from '../src/transports/audiosocket/server.js';
+import { startThreadedAudioSocketServer } from '../src/transports/audiosocket/threaded-server.js';
 import { AsteriskAri, type AsteriskAriOptions } from './support/asterisk-ari.js';
 import { AsteriskAudioSocket } from './support/asterisk-audiosocket.js';
 import { fliteSamples16k } from './support/server.js';
-import { until } from './support/wait.js';
+import { settled, until } from './support/wait.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const flowsDir = mkdtempSync(join(tmpdir(), 'palabre-ari-as-flows-'));
@@ -64,12 +65,12 @@ async function serve(emulator: AsteriskAriOptions = {}, settings: Partial<AriSet
   const ari = await AsteriskAri.start(emulator);
   closers.push(() => ari.close());
   const registry = loadFlowsDir(flowsDir, { llmAvailable: false });
-  const server = await startAudioSocketServer({
+  // On its media thread, as `palabre serve` runs it by default.
+  const server = await startThreadedAudioSocketServer({
     host: '127.0.0.1',
     port: 0,
     chooseFlow: () => ({ flow: 'support-desk', language: 'en' }),
     createCall: createAudioSocketCallFactory({ config, engines, flows: () => registry }),
-    resampler: engines.resampler,
   });
   const s: AriSettings = {
     ...config.ari,
@@ -160,7 +161,7 @@ describe('ARI + ExternalMedia AudioSocket with real engines', () => {
     expectCleanedUp(s);
     expect(s.app.counters).toMatchObject({ callsStarted: 1, callsEnded: 1, active: 0 });
     // The connection was the ARI call's: the AudioSocket server ran no call of its own.
-    expect(s.server.counters).toMatchObject({ connections: 1, handedOver: 1, callsStarted: 0 });
+    expect(await settled(() => s.server.counters, { connections: 1, handedOver: 1, callsStarted: 0 })).toMatchObject({ connections: 1, handedOver: 1, callsStarted: 0 });
 
     // Everything palabre sent is AudioSocket Asterisk takes: 20 ms slin16 frames (0x12), paced in real time.
     await sock.closed;
@@ -190,7 +191,7 @@ describe('ARI + ExternalMedia AudioSocket with real engines', () => {
     const late = await AsteriskAudioSocket.connect({ host: '127.0.0.1', port: s.server.port, uuid, kind: 0x12 });
     await late.closed;
     expect(late.hangupReceived).toBe(true);
-    expect(s.server.counters).toMatchObject({ refusedAbandoned: 1, handedOver: 0, callsStarted: 0 });
+    expect(await settled(() => s.server.counters, { refusedAbandoned: 1 })).toMatchObject({ refusedAbandoned: 1, handedOver: 0, callsStarted: 0 });
     expect(s.app.counters.ended.setup_failed).toBe(1);
   }, 30_000);
 

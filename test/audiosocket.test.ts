@@ -22,6 +22,7 @@ import { type AudioSocketServer, type AudioSocketServerOptions, startAudioSocket
 import { startThreadedAudioSocketServer } from '../src/transports/audiosocket/threaded-server.js';
 import { AsteriskAudioSocket, frame, uuidFrame } from './support/asterisk-audiosocket.js';
 import { fliteWav } from './support/server.js';
+import { settled } from './support/wait.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const config = loadConfig({ env: {}, overrides: { log: { level: 'silent' } } });
@@ -55,12 +56,9 @@ async function serve(options: Partial<Omit<AudioSocketServerOptions, 'createCall
   return server;
 }
 
-/** The server's counters once they match: a media thread reports them a moment after the sockets show it. */
+/** The server's counters hold `wanted`: a media thread reports them a moment after the sockets show it. */
 async function countersMatch(server: AudioSocketServer, wanted: Record<string, unknown>): Promise<void> {
-  const matches = (have: unknown, want: unknown): boolean =>
-    want !== null && typeof want === 'object' ? Object.entries(want).every(([k, v]) => matches((have as Record<string, unknown>)?.[k], v)) : have === want;
-  await until(() => matches(server.counters, wanted), 5000).catch(() => undefined);
-  expect(server.counters).toMatchObject(wanted);
+  expect(await settled(() => server.counters, wanted)).toMatchObject(wanted);
 }
 
 async function caller8k(text: string): Promise<Int16Array> {

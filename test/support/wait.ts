@@ -6,3 +6,19 @@ export async function until(check: () => boolean, what = 'condition', timeoutMs 
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+function contains(have: unknown, want: unknown): boolean {
+  if (want !== null && typeof want === 'object') return Object.entries(want).every(([k, v]) => contains((have as Record<string, unknown> | undefined)?.[k], v));
+  return have === want;
+}
+
+/**
+ * Waits (up to `timeoutMs`) for `get()` to hold every field of `wanted`, and
+ * returns what it holds then, for the caller's own expect(): figures another
+ * thread reports (a media thread's counters) arrive a moment after the
+ * sockets show what they count.
+ */
+export async function settled<T>(get: () => T, wanted: Record<string, unknown>, timeoutMs = 5_000): Promise<T> {
+  await until(() => contains(get(), wanted), 'figures', timeoutMs).catch(() => undefined);
+  return get();
+}

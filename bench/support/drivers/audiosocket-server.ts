@@ -1,41 +1,46 @@
 /** palabre's AudioSocket server for the call benchmark, with its pacers' own lateness counted. */
-import { type AudioSocketIO, startAudioSocketServer } from '../../../src/transports/audiosocket/index.js';
+import { startAudioSocketServer, startThreadedAudioSocketServer, type AudioSocketIOStats, type AudioSocketServer } from '../../../src/transports/audiosocket/index.js';
 import { SendJitter } from '../send-jitter.js';
 import type { BenchServer, ServerDriver, ServerDriverDeps, TransportStats } from './server-types.js';
 
 export const audioSocketServer: ServerDriver = {
   outbound: 'paced',
   async start(deps: ServerDriverDeps): Promise<BenchServer> {
-    const live = new Map<string, AudioSocketIO>();
+    /** What both kinds of IO (in-thread, or on the media thread) report. */
+    type MeasuredIO = { id: string; stats: AudioSocketIOStats; pacerStats: { lateFrames: number; maxLatenessMs: number }; onFrameSent: ((atMs: number) => void) | undefined };
+    const live = new Map<string, MeasuredIO>();
     const totals = { pacerLateFrames: 0, pacerMaxLatenessMs: 0, inboundDroppedFrames: 0, botFramesSent: 0, silenceFramesSent: 0 };
     const sendJitter = new SendJitter();
-    const add = (io: AudioSocketIO, into: typeof totals): void => {
+    const add = (io: MeasuredIO, into: typeof totals): void => {
       into.pacerLateFrames += io.pacerStats.lateFrames;
       into.pacerMaxLatenessMs = Math.max(into.pacerMaxLatenessMs, io.pacerStats.maxLatenessMs);
       into.inboundDroppedFrames += io.stats.inboundDropped;
       into.botFramesSent += io.stats.framesOut;
       into.silenceFramesSent += io.stats.silenceOut;
     };
-    const server = await startAudioSocketServer({
+    const settings = {
       host: '127.0.0.1',
       port: 0,
       maxCalls: deps.maxCalls,
       logger: deps.logger,
-      resampler: deps.engines.resampler,
       io: { resampleQuality: deps.config.audio.resampleQuality },
       chooseFlow: () => ({ flow: 'support-desk', language: 'en' }),
-      createCall: (io, flow, language, logger) => {
+      createCall: <IO extends MeasuredIO & Parameters<typeof deps.createCall>[0]>(io: IO, flow: string, language: string, logger: typeof deps.logger) => {
         live.set(io.id, io);
         io.onFrameSent = sendJitter.forCall();
         return deps.createCall(io, flow, language, logger);
       },
-      onCallEnded: ({ uuid, summary, cause }) => {
+      onCallEnded: ({ uuid, summary, cause }: { uuid: string; summary: Parameters<typeof deps.onCallEnded>[0]['summary']; cause: string | undefined }) => {
         const io = live.get(uuid);
         if (io) add(io, totals);
         live.delete(uuid);
         deps.onCallEnded({ id: uuid, summary, cause: cause ?? 'unknown' });
       },
-    });
+    };
+    // The media thread reports each frame it hands to a socket, so pacing is timed on the server's clock either way.
+    const server: AudioSocketServer = deps.config.audiosocket.mediaThread
+      ? await startThreadedAudioSocketServer({ ...settings, reportFrameSends: true })
+      : await startAudioSocketServer({ ...settings, resampler: deps.engines.resampler });
     return {
       target: { host: '127.0.0.1', port: server.port },
       active: () => server.counters.active,

@@ -28,8 +28,9 @@ export type ThreadedAudioSocketServer = AudioSocketServer<RemoteAudioSocketIO>;
 const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 
 function levelOf(logger: Logger): number {
+  // A silent logger's level is Infinity: then the thread builds no record at all.
   const value = (logger as { levelVal?: number }).levelVal;
-  return typeof value === 'number' && Number.isFinite(value) ? value : 30;
+  return typeof value === 'number' && !Number.isNaN(value) ? value : 30;
 }
 
 export async function startThreadedAudioSocketServer(options: ThreadedAudioSocketServerOptions): Promise<ThreadedAudioSocketServer> {
