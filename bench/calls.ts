@@ -216,7 +216,7 @@ export async function runCallsBench(options: CallsBenchOptions): Promise<CallsBe
       rampMs,
       outbound: driver.outbound,
       vad: `${config.engines.vad.engine} VAD${config.engines.vad.engine === 'silero' ? (config.engines.vad.batch ? ' batched' : ' unbatched') : ''}`,
-      mediaThread: transport === 'audiosocket' ? config.audiosocket.mediaThread : undefined,
+      media: running.media,
       vadBatch: vadBefore && vadAfter && vadAfter.runs > vadBefore.runs ? (vadAfter.windows - vadBefore.windows) / (vadAfter.runs - vadBefore.runs) : undefined,
       tts: elevenlabs ? 'elevenlabs (loopback server)' : config.engines.tts.engine,
       recognition: deepgram ? "scripted answers over Deepgram's live protocol (loopback server)" : 'scripted recognition (media path only)',

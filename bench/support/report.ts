@@ -20,8 +20,8 @@ export interface CallsBenchResult {
   vad: string;
   /** Mean Silero windows per ORT run over the window (batching across calls). */
   vadBatch?: number;
-  /** AudioSocket only: whether the connections and pacing ran on the media thread. */
-  mediaThread?: boolean;
+  /** Where the server ran its media, when the transport says (AudioSocket). */
+  media?: string;
   tts: string;
   recognition: string;
   callers: CallerFigures;
@@ -85,7 +85,7 @@ export function checkTargets(r: Omit<CallsBenchResult, 'targets'>): CallsBenchRe
 export function printResult(r: CallsBenchResult, print: (line: string) => void): void {
   const o = r.callers.outbound;
   print(
-    `${r.transport}${r.mediaThread === undefined ? '' : r.mediaThread ? ' (media thread)' : ' (media on the main thread)'}: ${r.calls} simulated callers (dialled over ${(r.rampMs / 1000).toFixed(1)} s, redialling when a call ends), ${r.seconds} s window; support-desk (en) with ${r.vad}${r.vadBatch ? ` (mean batch ${r.vadBatch.toFixed(1)} windows per ORT run)` : ''}, ${r.recognition}, ${r.tts} through the phrase cache`,
+    `${r.transport}${r.media ? ` (${r.media})` : ''}: ${r.calls} simulated callers (dialled over ${(r.rampMs / 1000).toFixed(1)} s, redialling when a call ends), ${r.seconds} s window; support-desk (en) with ${r.vad}${r.vadBatch ? ` (mean batch ${r.vadBatch.toFixed(1)} windows per ORT run)` : ''}, ${r.recognition}, ${r.tts} through the phrase cache`,
   );
   if (r.outbound === 'paced') {
     const jitter = fromData(o.jitter);

@@ -38,11 +38,19 @@ export const audioSocketServer: ServerDriver = {
       },
     };
     // The media thread reports each frame it hands to a socket, so pacing is timed on the server's clock either way.
-    const server: AudioSocketServer = deps.config.audiosocket.mediaThread
-      ? await startThreadedAudioSocketServer({ ...settings, reportFrameSends: true })
-      : await startAudioSocketServer({ ...settings, resampler: deps.engines.resampler });
+    let server: AudioSocketServer;
+    let media: string;
+    if (deps.config.audiosocket.mediaThread) {
+      const threaded = await startThreadedAudioSocketServer({ ...settings, reportFrameSends: true, threadNice: deps.config.audiosocket.mediaThreadNice });
+      media = `media thread${threaded.threadPriority ? ` (${threaded.threadPriority})` : ''}`;
+      server = threaded;
+    } else {
+      server = await startAudioSocketServer({ ...settings, resampler: deps.engines.resampler });
+      media = 'media on the main thread';
+    }
     return {
       target: { host: '127.0.0.1', port: server.port },
+      media,
       active: () => server.counters.active,
       stats(): TransportStats {
         const now: TransportStats = { ...totals };

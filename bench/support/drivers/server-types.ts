@@ -30,6 +30,8 @@ export type TransportStats = Record<string, number>;
 
 export interface BenchServer {
   readonly target: DialTarget;
+  /** Where the server ran its media, for the report's header (AudioSocket: "media thread at nice -10"). */
+  readonly media?: string;
   /** Calls in progress. */
   active(): number;
   stats(): TransportStats;

@@ -4,10 +4,9 @@
  * that paces call audio. Stateless between batches: every stream's recurrent
  * state travels with its window.
  */
-import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { PalabreError } from '../../errors.js';
+import { setThreadNice } from '../../util/thread-priority.js';
 import type { FromSileroWorker, SileroWorkerInit, ToSileroWorker } from './silero-protocol.js';
 import { SileroSession } from './silero-session.js';
 
@@ -24,22 +23,15 @@ function own(data: Float32Array): Float32Array {
 }
 
 /**
- * Lowers this thread's priority (Linux only: there a thread id given to
- * setpriority() names one thread, not the process). When the cores are
- * contended, the event loop that paces call audio then runs first; VAD
- * results may come a few ms later, which turn-taking measured in hundreds of
- * ms does not notice. Raising it back would need privileges, so only >0.
+ * Lowers this thread's priority: when the cores are contended, the threads
+ * that pace call audio then run first; VAD results may come a few ms later,
+ * which turn-taking measured in hundreds of ms does not notice. Only > 0, so
+ * it never needs privileges.
  */
 function lowerPriority(nice: number): number | undefined {
-  if (!(nice > 0) || process.platform !== 'linux') return undefined;
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (!Number.isInteger(tid) || tid <= 0) return undefined;
-    setPriority(tid, nice);
-    return nice;
-  } catch {
-    return undefined;
-  }
+  if (!(nice > 0)) return undefined;
+  const done = setThreadNice(nice);
+  return done.ok ? nice : undefined;
 }
 
 async function serve(port: MessagePort): Promise<void> {

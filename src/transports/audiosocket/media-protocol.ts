@@ -23,6 +23,8 @@ export interface MediaThreadInit {
   logLevel: number;
   /** Report the time of every frame handed to a socket (the calls benchmark measures pacing with it). */
   reportFrameSends: boolean;
+  /** Niceness the thread gives itself (Linux); 0 leaves it. */
+  nice: number;
 }
 
 /**
@@ -72,7 +74,7 @@ export interface ToMediaBatch {
 
 export type FromMedia =
   | AudioBlock
-  | { t: 'listening'; port: number }
+  | { t: 'listening'; port: number; priority?: string; prioritySet?: boolean }
   | { t: 'fatal'; message: string }
   | { t: 'choose'; req: number; uuid: string }
   /** A call of the server's own: build it on `conn` and run it, then answer 'ran'. */

@@ -10,6 +10,7 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { PIPELINE_RATE } from '../../audio/frame.js';
 import { loadResampler } from '../../audio/resample.js';
 import type { Logger } from '../../log.js';
+import { setThreadNice } from '../../util/thread-priority.js';
 import type { AudioSocketIO } from './io.js';
 import { SLOT, SLOT_FIELDS, type FromMedia, type MediaThreadInit, type ToMedia, type ToMediaBatch } from './media-protocol.js';
 import { forEachFrame, Outbox } from './media-outbox.js';
@@ -247,9 +248,10 @@ async function main(p: MessagePort): Promise<void> {
     return;
   }
   counters = server.counters;
+  const priority = init.nice !== 0 ? setThreadNice(init.nice) : undefined;
   // Refusals and first-frame failures send nothing else; their counts still reach the main thread soon.
   setInterval(() => out.wake(), 50).unref();
-  out.push({ t: 'listening', port: server.port });
+  out.push({ t: 'listening', port: server.port, ...(priority ? { priority: priority.ok ? `nice ${priority.nice}` : priority.reason, prioritySet: priority.ok } : {}) });
 }
 
 void main(port);

@@ -29,7 +29,7 @@ export async function startAsteriskAudioSocket(config: Config, engines: Engines,
     logger: log,
     io: { resampleQuality: config.audio.resampleQuality },
   };
-  const server: AudioSocketServer = c.mediaThread ? await startThreadedAudioSocketServer(settings) : await startAudioSocketServer({ ...settings, resampler: engines.resampler });
+  const server: AudioSocketServer = c.mediaThread ? await startThreadedAudioSocketServer({ ...settings, threadNice: c.mediaThreadNice }) : await startAudioSocketServer({ ...settings, resampler: engines.resampler });
   if (metrics) registerAudioSocketMetrics(metrics, server.counters);
   log.info({ host: c.host, port: server.port, allow: c.allow }, 'AudioSocket server is listening');
   return server;

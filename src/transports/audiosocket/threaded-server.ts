@@ -21,9 +21,19 @@ export interface ThreadedAudioSocketServerOptions extends Omit<AudioSocketServer
   onCallEnded?: (info: { uuid: string; flow: string; language: string; cause: AudioSocketEndCause | undefined; summary: CallSummary | undefined }) => void;
   /** Have the media thread report every frame it hands to a socket, for RemoteAudioSocketIO.onFrameSent (the calls benchmark). */
   reportFrameSends?: boolean;
+  /**
+   * Niceness of the media thread on Linux (-20 to 19; 0 leaves it). Below 0 the
+   * thread wins the cores over the rest of the process and other programs when
+   * they are contended, which keeps frames on time; that needs CAP_SYS_NICE,
+   * and without it the thread runs as is and a warning says so.
+   */
+  threadNice?: number;
 }
 
-export type ThreadedAudioSocketServer = AudioSocketServer<RemoteAudioSocketIO>;
+export interface ThreadedAudioSocketServer extends AudioSocketServer<RemoteAudioSocketIO> {
+  /** The media thread's priority as set ("nice -10"), or why it could not be; undefined when left as is. */
+  readonly threadPriority: string | undefined;
+}
 
 const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 
@@ -44,6 +54,7 @@ export async function startThreadedAudioSocketServer(options: ThreadedAudioSocke
     io: { ...options.io },
     logLevel: levelOf(logger),
     reportFrameSends: options.reportFrameSends === true,
+    nice: options.threadNice ?? 0,
   };
   const worker: Worker = spawnModuleWorker(siblingModule(import.meta.url, 'media-worker'), { workerData: init });
   const counters = emptyCounters();
@@ -180,11 +191,15 @@ export async function startThreadedAudioSocketServer(options: ThreadedAudioSocke
     onShut?.();
   };
 
+  let threadPriority: string | undefined;
   const port = await new Promise<number>((resolve, reject) => {
     const onStart = (batch: FromMediaBatch): void => {
       for (const item of batch.items) {
         if (item.t === 'listening') {
           worker.off('message', onStart);
+          threadPriority = item.priority;
+          if (item.prioritySet === false) logger.warn({ nice: init.nice }, `the AudioSocket media thread runs at normal priority: ${item.priority}`);
+          else if (item.prioritySet) logger.info(`the AudioSocket media thread runs at ${item.priority}`);
           worker.on('message', (b: FromMediaBatch) => {
             for (const i of b.items) onItem(i);
           });
@@ -212,6 +227,7 @@ export async function startThreadedAudioSocketServer(options: ThreadedAudioSocke
   return {
     port,
     counters,
+    threadPriority,
     expect(uuid, expectOptions) {
       if (dead) return Promise.reject(new Error('the AudioSocket media thread is not running'));
       const id = req++;
