@@ -89,9 +89,13 @@ export async function startThreadedAudioSocketServer(options: ThreadedAudioSocke
         log.error({ err }, 'audiosocket call failed');
       } finally {
         handles.delete(io.conn);
-        summaries.set(io.id, summary);
         await io.close('error');
-        out.push({ t: 'ran', conn: io.conn });
+        // A dead thread reports no more endings: this call's is told here.
+        if (dead) options.onCallEnded?.({ uuid: io.id, flow, language, cause: io.cause, summary });
+        else {
+          summaries.set(io.id, summary);
+          out.push({ t: 'ran', conn: io.conn });
+        }
       }
     })();
   };
