@@ -20,7 +20,7 @@ import { createAllowList } from '../src/transports/audiosocket/allow.js';
 import { createAudioSocketCallFactory } from '../src/transports/audiosocket/call.js';
 import { FrameError, FrameParser, encodeFrame } from '../src/transports/audiosocket/frames.js';
 import { type AudioSocketServer, type AudioSocketServerOptions, startAudioSocketServer } from '../src/transports/audiosocket/server.js';
-import { startThreadedAudioSocketServer } from '../src/transports/audiosocket/threaded-server.js';
+import { startThreadedAudioSocketServer, type ThreadedAudioSocketServer } from '../src/transports/audiosocket/threaded-server.js';
 import { AsteriskAudioSocket, frame, uuidFrame } from './support/asterisk-audiosocket.js';
 import { fliteWav } from './support/server.js';
 import { settled } from './support/wait.js';
@@ -343,5 +343,30 @@ describe('AudioSocket media thread', () => {
     ast.hangup(true);
     await ast.closed;
     expect(ast.violations).toEqual([]);
+  }, 30_000);
+});
+
+describe('AudioSocket media thread failure', () => {
+  it('ends the calls of a media thread that dies as transport errors, and another server goes on', async () => {
+    mediaThread = true;
+    const doomed = (await serve()) as ThreadedAudioSocketServer;
+    const other = await serve();
+    const lost = randomUUID();
+    const kept = randomUUID();
+    const a = await AsteriskAudioSocket.connect({ host: '127.0.0.1', port: doomed.port, uuid: lost });
+    const b = await AsteriskAudioSocket.connect({ host: '127.0.0.1', port: other.port, uuid: kept });
+    await until(() => a.received.length > 10 && b.received.length > 10);
+    await doomed.thread.terminate();
+    await until(() => ended.has(lost));
+    expect(ended.get(lost)?.summary?.endReason).toBe('transport_error');
+    await a.closed;
+    // The other server's call still gets a frame every 20 ms, and ends normally.
+    const at = b.received.length;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(b.received.length - at).toBeGreaterThanOrEqual(15);
+    b.hangup(true);
+    await until(() => ended.has(kept));
+    expect(ended.get(kept)?.cause).toBe('hangup_frame');
+    await doomed.close();
   }, 30_000);
 });

@@ -33,6 +33,8 @@ export interface ThreadedAudioSocketServerOptions extends Omit<AudioSocketServer
 export interface ThreadedAudioSocketServer extends AudioSocketServer<RemoteAudioSocketIO> {
   /** The media thread's priority as set ("nice -10"), or why it could not be; undefined when left as is. */
   readonly threadPriority: string | undefined;
+  /** The media thread itself, for diagnostics (and for tests that make it fail). */
+  readonly thread: Worker;
 }
 
 const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
@@ -226,12 +228,12 @@ export async function startThreadedAudioSocketServer(options: ThreadedAudioSocke
       fail(err);
     });
   });
-  logger.info({ host: init.host, port, thread: true }, 'audiosocket server listening');
 
   return {
     port,
     counters,
     threadPriority,
+    thread: worker,
     expect(uuid, expectOptions) {
       if (dead) return Promise.reject(new Error('the AudioSocket media thread is not running'));
       const id = req++;
