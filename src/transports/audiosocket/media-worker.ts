@@ -78,11 +78,24 @@ function workerLogger(bindings: Record<string, unknown>): Logger {
   return log as unknown as Logger;
 }
 
-/** A log object that survives structured cloning: errors become their message and stack. */
+/** A log object that survives structured cloning: errors become their message and stack; what JSON cannot hold is named, never thrown. */
 function plain(obj: Record<string, unknown>): Record<string, unknown> {
-  return JSON.parse(
-    JSON.stringify(obj, (_k, v: unknown) => (v instanceof Error ? { type: v.name, message: v.message, stack: v.stack, ...(v as unknown as Record<string, unknown>) } : v)),
-  ) as Record<string, unknown>;
+  const seen = new WeakSet<object>();
+  try {
+    return JSON.parse(
+      JSON.stringify(obj, (_k, v: unknown) => {
+        if (v instanceof Error) return { type: v.name, message: v.message, stack: v.stack, ...(v as unknown as Record<string, unknown>) };
+        if (typeof v === 'bigint') return v.toString();
+        if (v !== null && typeof v === 'object') {
+          if (seen.has(v)) return '[circular]';
+          seen.add(v);
+        }
+        return v;
+      }),
+    ) as Record<string, unknown>;
+  } catch (err) {
+    return { unloggable: (err as Error).message };
+  }
 }
 
 /** Puts a connection's IO on the link: its caller audio, digits, hangup and playout figures go to the main thread. */
