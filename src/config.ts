@@ -8,6 +8,7 @@
  * No other module reads process.env.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { OPENAI_PRESET_NAMES } from './engines/openai/presets.js';
@@ -23,6 +24,7 @@ const serverSchema = z.strictObject({
   corsOrigins: z.array(z.string()).default([]).describe('Origins allowed by CORS; none by default.'),
   maxUploadBytes: z.coerce.number().int().positive().default(25 * 1024 * 1024).describe('Largest accepted request body or uploaded file; larger gets 413.'),
   requestTimeoutMs: z.coerce.number().int().positive().default(120_000).describe('Longest a request may take before the server answers 503.'),
+  instanceId: z.string().trim().min(1).max(200).optional().describe('Names this palabre process among those sharing one PostgreSQL database: its calls are stored with it, and at start-up it closes as interrupted only the calls a crash of this same instance left open, never those other servers are carrying. Default: <hostname>:<server.port>; set it when either may change across restarts.'),
 });
 
 const logSchema = z.strictObject({
@@ -602,4 +604,9 @@ export function describeSettings(): string {
     return `| \`${leaf.path.join('.')}\` | \`${leaf.env}\` | \`${shown}\` | ${meaning.trim()} |`;
   });
   return ['| setting | env var | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
+}
+
+/** This process's name among the servers sharing a database (`server.instanceId`). */
+export function instanceIdOf(config: Pick<Config, 'server'>): string {
+  return config.server.instanceId ?? `${hostname()}:${config.server.port}`;
 }

@@ -30,6 +30,8 @@ export interface OpenStoreOptions {
   poolSize?: number;
   /** How long a PostgreSQL connection attempt may take before it fails. */
   connectTimeoutMs?: number;
+  /** This process among the servers sharing a PostgreSQL database (see CreateStoreArgs.instanceId); PGlite has only one. */
+  instanceId?: string;
 }
 
 const INT8_OID = 20;
@@ -65,7 +67,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     // An idle client losing its server must not crash the process; the next query reports it.
     pool.on('error', (err) => logger.warn({ err: err.message }, 'a PostgreSQL connection of the store failed'));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return createStore({ kind: 'postgres', db, logger, writer: options.writer, metrics: options.metrics, onClose: async () => {} });
+    return createStore({ kind: 'postgres', db, logger, writer: options.writer, metrics: options.metrics, instanceId: options.instanceId, onClose: async () => {} });
   }
 
   let lock: DirLock | undefined;

@@ -10,7 +10,7 @@ import { migrations } from './migrations/index.js';
 import { storeTargets, type TestDatabase } from './test-support.js';
 
 const EXPECTED_COLUMNS: Record<string, string[]> = {
-  calls: ['id', 'transport', 'external_id', 'caller_id', 'flow', 'language', 'started_at', 'ended_at', 'duration_ms', 'end_reason', 'end_detail', 'outcome', 'sentiment', 'sentiment_score', 'cost', 'usage', 'states', 'turn_count', 'barge_ins', 'error_count', 'mean_turn_latency_ms', 'created_at'],
+  calls: ['id', 'transport', 'external_id', 'caller_id', 'flow', 'language', 'started_at', 'ended_at', 'duration_ms', 'end_reason', 'end_detail', 'outcome', 'sentiment', 'sentiment_score', 'cost', 'usage', 'states', 'turn_count', 'barge_ins', 'error_count', 'mean_turn_latency_ms', 'created_at', 'server_id'],
   turns: ['id', 'call_id', 'seq', 'turn', 'speaker', 'text', 'confidence', 'intent', 'slots', 'cut', 'heard', 'at_ms', 'timeline', 'created_at'],
   events: ['id', 'call_id', 'seq', 'at_ms', 'type', 'data', 'created_at'],
   records: ['id', 'call_id', 'flow', 'kind', 'data', 'created_at'],
@@ -42,7 +42,7 @@ describe.each(storeTargets().map((t) => [t.name, t] as const))('migrations on %s
 
       const indexes = await sql<{ indexname: string }>`select indexname from pg_indexes where schemaname = current_schema()`.execute(store.db);
       const names = indexes.rows.map((r) => r.indexname);
-      for (const idx of ['calls_started_at_idx', 'calls_flow_idx', 'calls_outcome_idx', 'calls_caller_id_idx', 'turns_call_seq_idx', 'turns_text_search_idx', 'events_call_seq_idx', 'records_kind_created_idx', 'records_call_idx'])
+      for (const idx of ['calls_started_at_idx', 'calls_open_server_idx', 'calls_flow_idx', 'calls_outcome_idx', 'calls_caller_id_idx', 'turns_call_seq_idx', 'turns_text_search_idx', 'events_call_seq_idx', 'records_kind_created_idx', 'records_call_idx'])
         expect(names).toContain(idx);
 
       const status = await migrationStatus(store.db);

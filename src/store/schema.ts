@@ -25,6 +25,8 @@ export type Sentiment = 'positive' | 'neutral' | 'negative';
 export interface CallsTable {
   id: string;
   transport: string;
+  /** The palabre instance carrying the call (`server.instanceId`); null for calls stored before it was kept. */
+  server_id: string | null;
   /** The transport's own id: AudioSocket UUID, Twilio CallSid, Asterisk channel id, browser session id. */
   external_id: string | null;
   caller_id: string | null;

@@ -7,7 +7,7 @@
  */
 import type { Registry } from 'prom-client';
 import type { CallObserver } from '../call/factory.js';
-import type { Config } from '../config.js';
+import { instanceIdOf, type Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { openStore } from './db.js';
 import { createStoreMetrics } from './metrics.js';
@@ -30,6 +30,7 @@ export async function startStore(config: Config, logger: Logger, registry: Regis
     dataDir: config.dataDir,
     logger,
     poolSize: c.poolSize,
+    instanceId: instanceIdOf(config),
     metrics: createStoreMetrics(registry),
     writer: { queueMax: c.queueMax, batchMs: c.batchMs, batchMax: c.batchMax, retries: c.retries },
   });

@@ -18,13 +18,20 @@ export interface CreateStoreArgs {
   logger: Logger;
   writer?: Partial<WriterOptions>;
   metrics?: StoreMetrics;
+  /**
+   * This process among the servers sharing the database: stored with its calls,
+   * and closeInterrupted() then closes only the calls of this instance (and those
+   * stored before calls named theirs). Unset, it closes every open call, which is
+   * right only when no other process can be writing (embedded PGlite).
+   */
+  instanceId?: string;
   /** Releases what the database needs after Kysely is destroyed (PGlite, its lock). */
   onClose: () => Promise<void>;
 }
 
 export function createStore(args: CreateStoreArgs): Store {
   const { kind, db, logger } = args;
-  const writes = createWriter(db, { ...DEFAULT_QUEUE_OPTIONS, ...args.writer }, logger, args.metrics);
+  const writes = createWriter(db, { ...DEFAULT_QUEUE_OPTIONS, ...args.writer, serverId: args.instanceId }, logger, args.metrics);
   let closing: Promise<void> | undefined;
   return {
     kind,
@@ -37,6 +44,7 @@ export function createStore(args: CreateStoreArgs): Store {
         (select max(t.created_at) from turns t where t.call_id = calls.id),
         (select max(e.created_at) from events e where e.call_id = calls.id)
       )`;
+      const instance = args.instanceId;
       const rows = await db
         .updateTable('calls')
         .set({
@@ -47,9 +55,10 @@ export function createStore(args: CreateStoreArgs): Store {
           outcome: 'interrupted',
         })
         .where('ended_at', 'is', null)
+        .$if(instance !== undefined, (q) => q.where((eb) => eb.or([eb('server_id', '=', instance as string), eb('server_id', 'is', null)])))
         .returning('id')
         .execute();
-      if (rows.length > 0) logger.warn({ calls: rows.length }, 'calls left open by an earlier stop were closed as interrupted');
+      if (rows.length > 0) logger.warn({ calls: rows.length, instance }, 'calls left open by an earlier stop were closed as interrupted');
       return rows.length;
     },
     writer: (callId) => writes.writer(callId),

@@ -10,6 +10,7 @@ import type { CallEvent, CallEventBody, CallSummary, TurnTimeline } from '../cal
 import type { CallMeta } from '../call/factory.js';
 import { type Logger, silentLogger } from '../log.js';
 import { openStore } from './db.js';
+import { createStore } from './store.js';
 import { createStoreMetrics, type StoreMetrics } from './metrics.js';
 import { DEFAULT_QUEUE_OPTIONS } from './queue.js';
 import { createWriter, NOT_STORED, type StoreWriter, type WriterOptions } from './writer.js';
@@ -224,6 +225,33 @@ describe.each(storeTargets().map((t) => [t.name, t] as const))('store writer on 
     expect(rows[1]).toMatchObject({ id: 'call-open', outcome: 'interrupted', end_reason: 'interrupted' });
     expect(rows[1]?.ended_at).toBeInstanceOf(Date);
     expect(rows[1]?.duration_ms).toBeGreaterThanOrEqual(59_000);
+  });
+
+  it('with servers sharing the database, a restarting one closes only its own open calls (and those stored before calls named theirs)', async () => {
+    const serverA = createStore({ kind: store.kind, db: store.db, logger: silentLogger, instanceId: 'palabre-a:8080', onClose: async () => {} });
+    const serverB = createStore({ kind: store.kind, db: store.db, logger: silentLogger, instanceId: 'palabre-b:8080', onClose: async () => {} });
+    for (const [s, id] of [[serverA, 'shared-a'], [serverB, 'shared-b']] as const) {
+      const w = s.writer(id);
+      w.start(id, META, new Date(Date.now() - 30_000));
+      w.event(ev(id, 10, { type: 'transcript', role: 'caller', text: 'hello', turn: 1 }));
+      await s.flush();
+    }
+    await store.db.insertInto('calls').values({ id: 'shared-legacy', transport: 'simulate', server_id: null, flow: 'f', language: 'en', started_at: new Date(), outcome: 'in_progress' }).execute();
+    const stored = await store.db.selectFrom('calls').select(['id', 'server_id']).where('id', 'in', ['shared-a', 'shared-b']).orderBy('id').execute();
+    expect(stored).toEqual([
+      { id: 'shared-a', server_id: 'palabre-a:8080' },
+      { id: 'shared-b', server_id: 'palabre-b:8080' },
+    ]);
+
+    // B restarts while A still carries its call.
+    expect(await serverB.closeInterrupted()).toBe(2);
+    const after = await store.db.selectFrom('calls').select(['id', 'outcome']).where('id', 'in', ['shared-a', 'shared-b', 'shared-legacy']).orderBy('id').execute();
+    expect(after).toEqual([
+      { id: 'shared-a', outcome: 'in_progress' },
+      { id: 'shared-b', outcome: 'interrupted' },
+      { id: 'shared-legacy', outcome: 'interrupted' },
+    ]);
+    expect(await serverA.closeInterrupted()).toBe(1);
   });
 });
 

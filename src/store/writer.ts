@@ -31,6 +31,8 @@ import type { CallsTable, Database, EventsTable, RecordsTable, TurnsTable } from
 import type { CallWriter, WriterStats } from './types.js';
 
 export interface WriterOptions extends QueueOptions {
+  /** Stored with every call: the instance carrying it. */
+  serverId?: string;
   /** Time from a write's push to its commit, ms (the store benchmark's write latency). */
   onLatency?: (ms: number) => void;
 }
@@ -104,7 +106,7 @@ export function createWriter(db: Kysely<Database>, options: WriterOptions, logge
 
   return {
     writer: (callId) =>
-      new StoreCallWriter(callId, calls, (item) => {
+      new StoreCallWriter(callId, calls, options.serverId, (item) => {
         const call = calls.get(item.callId);
         if (queue.push(item) && call) call.pending++;
         if (call && item.op === 'end') {
@@ -168,6 +170,7 @@ class StoreCallWriter implements CallWriter {
   constructor(
     private readonly callId: string,
     private readonly calls: Map<string, OpenCall>,
+    private readonly serverId: string | undefined,
     private readonly push: (item: Item) => void,
   ) {}
 
@@ -179,6 +182,7 @@ class StoreCallWriter implements CallWriter {
       row: {
         id: this.callId,
         transport: meta.transport,
+        server_id: this.serverId ?? null,
         external_id: meta.externalId ?? null,
         caller_id: meta.callerId === undefined ? null : cleanText(meta.callerId),
         flow: meta.flow,

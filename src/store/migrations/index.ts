@@ -5,9 +5,11 @@
  */
 import type { Migration, MigrationProvider } from 'kysely';
 import { initial } from './0001_initial.js';
+import { serverId } from './0002_server_id.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
+  '0002_server_id': serverId,
 };
 
 export const migrationProvider: MigrationProvider = {
