@@ -241,7 +241,7 @@ const audiosocketSchema = z.strictObject({
   flowHookUrl: z.string().url().optional().describe('Asked `GET <url>?uuid=<uuid>` for `{flow, language}` when the UUID is not in flowsByUuid; a failure or timeout falls back to the default flow.'),
   flowHookTimeoutMs: z.coerce.number().int().positive().default(1500).describe('Longest wait for the flow hook (Asterisk gives up on a silent socket after 2 s).'),
   mediaThread: z.boolean().default(true).describe('Run the AudioSocket connections and the 20 ms pacing of bot audio on a thread of their own, so work on the main thread (dialog, recognition, storage, garbage collection) never delays a frame on the wire. false keeps everything on the main thread.'),
-  mediaThreadNice: z.coerce.number().int().min(-20).max(19).default(-10).describe('Niceness of the media thread on Linux: below 0 it gets the cores first when they are contended, as a real-time audio thread should (at 200 calls on 2 cores this took outbound jitter p99 from 5–7 ms to under 4). Raising a priority needs CAP_SYS_NICE (root, or AmbientCapabilities=CAP_SYS_NICE under systemd; Docker: --cap-add SYS_NICE); without it palabre warns and runs the thread at normal priority. 0 leaves it.'),
+  mediaThreadNice: z.coerce.number().int().min(-20).max(19).default(-10).describe('Niceness of the media thread on Linux: below 0 it gets the cores first when they are contended, as a real-time audio thread should (at 200 calls on 2 cores this took outbound jitter p99 from 5–7 ms to under 4). Raising a priority needs CAP_SYS_NICE (root, or AmbientCapabilities=CAP_SYS_NICE under systemd; Docker: --cap-add SYS_NICE); without it palabre says so at start-up and runs the thread at normal priority. 0 leaves it.'),
 });
 
 const ariSchema = z

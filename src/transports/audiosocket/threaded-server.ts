@@ -25,7 +25,7 @@ export interface ThreadedAudioSocketServerOptions extends Omit<AudioSocketServer
    * Niceness of the media thread on Linux (-20 to 19; 0 leaves it). Below 0 the
    * thread wins the cores over the rest of the process and other programs when
    * they are contended, which keeps frames on time; that needs CAP_SYS_NICE,
-   * and without it the thread runs as is and a warning says so.
+   * and without it the thread runs as is and the log says so.
    */
   threadNice?: number;
 }
@@ -204,7 +204,8 @@ export async function startThreadedAudioSocketServer(options: ThreadedAudioSocke
         if (item.t === 'listening') {
           worker.off('message', onStart);
           threadPriority = item.priority;
-          if (item.prioritySet === false) logger.warn({ nice: init.nice }, `the AudioSocket media thread runs at normal priority: ${item.priority}`);
+          // Info, not a warning: the default asks for a raise most unprivileged installs cannot get, and calls still run.
+          if (item.prioritySet === false) logger.info({ nice: init.nice }, `the AudioSocket media thread runs at normal priority: ${item.priority}`);
           else if (item.prioritySet) logger.info(`the AudioSocket media thread runs at ${item.priority}`);
           worker.on('message', (b: FromMediaBatch) => {
             for (const i of b.items) onItem(i);
