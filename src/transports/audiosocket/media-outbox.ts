@@ -12,29 +12,37 @@ export class Outbox<T extends { t: string }> {
   private run: Array<[number, Int16Array]> = [];
   private runSamples = 0;
   private scheduled = false;
+  private immediate = false;
+  private timer: NodeJS.Timeout | undefined;
 
-  /** `beforeFlush` may push last items (figures gathered during the turn) before the message goes. */
+  /**
+   * `beforeFlush` may push last items (figures gathered during the turn) before
+   * the message goes. With `audioDelayMs`, audio alone waits up to that long to
+   * share a message with more (fewer, larger messages for the other side's
+   * event loop); anything else goes at the end of the turn, audio with it.
+   */
   constructor(
     private readonly post: (items: Array<T | AudioBlock>, transfer: ArrayBuffer[]) => void,
     private readonly beforeFlush?: () => void,
+    private readonly audioDelayMs = 0,
   ) {}
 
   /** Makes sure a flush runs at the end of this turn, for beforeFlush to add to. */
   wake(): void {
-    this.schedule();
+    this.schedule(this.audioDelayMs === 0);
   }
 
   /** Queues a frame of `conn`; the samples are copied when the block closes, so the caller may reuse them after this turn only if it does not. */
   audio(conn: number, samples: Int16Array): void {
     this.run.push([conn, samples]);
     this.runSamples += samples.length;
-    this.schedule();
+    this.schedule(this.audioDelayMs === 0);
   }
 
   push(item: T): void {
     this.closeRun();
     this.items.push(item);
-    this.schedule();
+    this.schedule(true);
   }
 
   /** Posts now what is queued (before a message that must not overtake it). */
@@ -42,6 +50,9 @@ export class Outbox<T extends { t: string }> {
     this.beforeFlush?.();
     this.closeRun();
     this.scheduled = false;
+    this.immediate = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.items.length === 0) return;
     const items = this.items;
     const transfer = this.transfer;
@@ -50,12 +61,19 @@ export class Outbox<T extends { t: string }> {
     this.post(items, transfer);
   }
 
-  private schedule(): void {
-    if (this.scheduled) return;
+  private schedule(now: boolean): void {
+    if (now ? this.immediate : this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
-      if (this.scheduled) this.flush();
-    });
+    if (now) {
+      this.immediate = true;
+      setImmediate(() => {
+        if (this.immediate) this.flush();
+      });
+    } else {
+      this.timer = setTimeout(() => {
+        if (this.scheduled) this.flush();
+      }, this.audioDelayMs);
+    }
   }
 
   private closeRun(): void {
