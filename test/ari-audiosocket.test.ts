@@ -31,6 +31,7 @@ import { startThreadedAudioSocketServer } from '../src/transports/audiosocket/th
 import { AsteriskAri, type AsteriskAriOptions } from './support/asterisk-ari.js';
 import { AsteriskAudioSocket } from './support/asterisk-audiosocket.js';
 import { fliteSamples16k } from './support/server.js';
+import { botHangsUp, expectSupportDeskTicket, playSupportDesk } from './support/support-desk.js';
 import { settled, until } from './support/wait.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -131,22 +132,13 @@ describe('ARI + ExternalMedia AudioSocket with real engines', () => {
     const welcomeFrames = sock.received.filter((r) => !r.silent && r.at < startedAt);
     expect(welcomeFrames.length * 20).toBeGreaterThan(1_000);
 
-    const lines = ['yes', 'my name is john smith', 'i do not have one', 'i do not have one', 'i do not have one', 'my internet is not working', 'yes', 'yes'];
-    const script: Array<{ say?: string; dtmf?: string }> = [{ say: 'yes' }, { dtmf: '123456' }, ...lines.slice(1).map((say) => ({ say }))];
-    let voiced = sock.voiced;
-    for (const step of script) {
-      await sock.botDone(voiced);
-      voiced = sock.voiced;
-      if (step.say) await call.say(caller16k(step.say));
-      else await call.dtmf(step.dtmf!);
-    }
-    expect(await Promise.race([call.left.promise, new Promise((_, reject) => setTimeout(() => reject(new Error('the bot did not hang up')), 30_000))])).toEqual({ how: 'deleted', reason: 'normal' });
+    await playSupportDesk({ get voiced() { return sock.voiced; }, botDone: (v) => sock.botDone(v), say: (l) => call.say(caller16k(l)), dtmf: (d) => call.dtmf(d) }, sock.voiced);
+    expect(await botHangsUp(call.left.promise)).toEqual({ how: 'deleted', reason: 'normal' });
     await until(() => s.ended.has(call.id), 'the call reported ended');
 
     const ended = s.ended.get(call.id)!;
     expect(ended).toMatchObject({ cause: 'bot_hangup', flow: 'support-desk', language: 'en', callerId: '+33612345678' });
-    expect(ended.summary?.states).toEqual(['WELCOME', 'TICKET_VERIFICATION', 'IDENTIFICATION', 'DIAGNOSTIC', 'SOLUTION', 'VERIFICATION', 'GOODBYE']);
-    expect(ended.summary?.records).toEqual([{ kind: 'ticket', data: expect.objectContaining({ ticket_number: '123456', name: expect.stringMatching(/^John /), problem: 'internet', solved: true }) }]);
+    expectSupportDeskTicket(ended.summary);
     const events = s.events.get(call.id)!.map((e) => e.event);
     expect(events.filter((e) => e.type === 'dtmf').map((e) => (e as { digit: string }).digit).join('')).toBe('123456');
     // The welcome is the call's first bot line, before the flow's first prompt.

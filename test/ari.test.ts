@@ -33,6 +33,7 @@ import { registerAriMetrics } from '../src/transports/ari/metrics.js';
 import { AsteriskAri, type AsteriskAriOptions } from './support/asterisk-ari.js';
 import { RtpPeer } from './support/rtp-peer.js';
 import { fliteSamples16k } from './support/server.js';
+import { botHangsUp, expectSupportDeskTicket, playSupportDesk } from './support/support-desk.js';
 import { until } from './support/wait.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -132,22 +133,13 @@ describe('ARI + ExternalMedia RTP with real engines', () => {
     const call = s.ari.call({ number: '+33612345678', args: ['flow=support-desk', 'language=en'] });
     const peer = await call.media();
 
-    const lines = ['yes', 'my name is john smith', 'i do not have one', 'i do not have one', 'i do not have one', 'my internet is not working', 'yes', 'yes'];
-    const script: Array<{ say?: string; dtmf?: string }> = [{ say: 'yes' }, { dtmf: '123456' }, ...lines.slice(1).map((say) => ({ say }))];
-    let voiced = 0;
-    for (const step of script) {
-      await peer.botDone(voiced);
-      voiced = peer.voiced;
-      if (step.say) await peer.say(caller16k(step.say));
-      else await call.dtmf(step.dtmf!);
-    }
-    expect(await Promise.race([call.left.promise, new Promise((_, reject) => setTimeout(() => reject(new Error('the bot did not hang up')), 30_000))])).toEqual({ how: 'deleted', reason: 'normal' });
+    await playSupportDesk({ get voiced() { return peer.voiced; }, botDone: (v) => peer.botDone(v), say: (l) => peer.say(caller16k(l)), dtmf: (d) => call.dtmf(d) });
+    expect(await botHangsUp(call.left.promise)).toEqual({ how: 'deleted', reason: 'normal' });
     await until(() => s.ended.has(call.id), 'the call reported ended');
 
     const ended = s.ended.get(call.id)!;
     expect(ended).toMatchObject({ cause: 'bot_hangup', flow: 'support-desk', language: 'en', callerId: '+33612345678' });
-    expect(ended.summary?.states).toEqual(['WELCOME', 'TICKET_VERIFICATION', 'IDENTIFICATION', 'DIAGNOSTIC', 'SOLUTION', 'VERIFICATION', 'GOODBYE']);
-    expect(ended.summary?.records).toEqual([{ kind: 'ticket', data: expect.objectContaining({ ticket_number: '123456', name: expect.stringMatching(/^John /), problem: 'internet', solved: true }) }]);
+    expectSupportDeskTicket(ended.summary);
     expect(s.metas.get(call.id)).toEqual({ transport: 'ari', flow: 'support-desk', language: 'en', externalId: call.id, callerId: '+33612345678' });
     expect(s.events.get(call.id)?.filter((e) => e.type === 'dtmf').map((e) => (e as { digit: string }).digit).join('')).toBe('123456');
 

@@ -23,7 +23,8 @@ import { type AudioSocketServer, type AudioSocketServerOptions, startAudioSocket
 import { startThreadedAudioSocketServer, type ThreadedAudioSocketServer } from '../src/transports/audiosocket/threaded-server.js';
 import { AsteriskAudioSocket, frame, uuidFrame } from './support/asterisk-audiosocket.js';
 import { fliteWav } from './support/server.js';
-import { settled } from './support/wait.js';
+import { botHangsUp, expectSupportDeskTicket, playSupportDesk, SUPPORT_DESK_LINES } from './support/support-desk.js';
+import { settled, until } from './support/wait.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const config = loadConfig({ env: {}, overrides: { log: { level: 'silent' } } });
@@ -68,13 +69,6 @@ async function caller8k(text: string): Promise<Int16Array> {
   return (await resample(mono, 8000)).samples;
 }
 
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('AudioSocket frames', () => {
   it('parses frames split across chunks and several per chunk, and refuses bad ones by name', () => {
@@ -136,25 +130,16 @@ describe.each([
   it('carries a support-desk call from the emulated Asterisk to the saved ticket', async () => {
     const server = await serve();
     const uuid = randomUUID();
-    const lines = ['yes', 'my name is john smith', 'i do not have one', 'i do not have one', 'i do not have one', 'my internet is not working', 'yes', 'yes'];
     const audio = new Map<string, Int16Array>();
-    for (const l of new Set(lines)) audio.set(l, await caller8k(l));
+    for (const l of new Set(SUPPORT_DESK_LINES)) audio.set(l, await caller8k(l));
     const ast = await AsteriskAudioSocket.connect({ host: '127.0.0.1', port: server.port, uuid });
 
-    const script: Array<{ say?: string; dtmf?: string }> = [{ say: 'yes' }, { dtmf: '123456' }, ...lines.slice(1).map((say) => ({ say }))];
-    let voiced = 0;
-    for (const step of script) {
-      await ast.botDone(voiced);
-      voiced = ast.voiced;
-      if (step.say) await ast.say(audio.get(step.say)!);
-      else await ast.dtmf(step.dtmf!);
-    }
-    await Promise.race([ast.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the bot did not hang up')), 30_000))]);
+    await playSupportDesk({ get voiced() { return ast.voiced; }, botDone: (v) => ast.botDone(v), say: (l) => ast.say(audio.get(l)!), dtmf: (d) => ast.dtmf(d) });
+    await botHangsUp(ast.closed);
     await until(() => ended.has(uuid));
 
     const { summary, cause } = ended.get(uuid)!;
-    expect(summary?.states).toEqual(['WELCOME', 'TICKET_VERIFICATION', 'IDENTIFICATION', 'DIAGNOSTIC', 'SOLUTION', 'VERIFICATION', 'GOODBYE']);
-    expect(summary?.records).toEqual([{ kind: 'ticket', data: expect.objectContaining({ ticket_number: '123456', name: expect.stringMatching(/^John /), problem: 'internet', solved: true }) }]);
+    expectSupportDeskTicket(summary);
     expect(summary?.endReason).toBe('bot_hangup');
     expect(cause).toBe('bot_closed');
 
@@ -234,7 +219,7 @@ describe.each([
     for (const c of stalled) c.stopReading();
     const stalledAt = healthy.received.length;
 
-    await until(() => stalledUuids.every((u) => ended.has(u)), 45_000);
+    await until(() => stalledUuids.every((u) => ended.has(u)), 'both stalled calls ended', 45_000);
     for (const uuid of stalledUuids) {
       expect(ended.get(uuid)?.cause).toBe('not_reading');
       expect(ended.get(uuid)?.summary?.endReason).toBe('transport_error');

@@ -23,6 +23,7 @@ import type { Store } from '../src/store/types.js';
 import { createAudioSocketCallFactory } from '../src/transports/audiosocket/call.js';
 import { type AudioSocketServer, startAudioSocketServer } from '../src/transports/audiosocket/server.js';
 import { AsteriskAudioSocket } from './support/asterisk-audiosocket.js';
+import { botHangsUp, playSupportDesk, SUPPORT_DESK_LINES } from './support/support-desk.js';
 import { fliteWav } from './support/server.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -61,19 +62,11 @@ beforeAll(async () => {
   });
 
   uuid = randomUUID();
-  const lines = ['yes', 'my name is john smith', 'i do not have one', 'i do not have one', 'i do not have one', 'my internet is not working', 'yes', 'yes'];
   const audio = new Map<string, Int16Array>();
-  for (const l of new Set(lines)) audio.set(l, await caller8k(l));
+  for (const l of new Set(SUPPORT_DESK_LINES)) audio.set(l, await caller8k(l));
   const ast = await AsteriskAudioSocket.connect({ host: '127.0.0.1', port: server.port, uuid });
-  const script: Array<{ say?: string; dtmf?: string }> = [{ say: 'yes' }, { dtmf: '123456' }, ...lines.slice(1).map((say) => ({ say }))];
-  let voiced = 0;
-  for (const step of script) {
-    await ast.botDone(voiced);
-    voiced = ast.voiced;
-    if (step.say) await ast.say(audio.get(step.say)!);
-    else await ast.dtmf(step.dtmf!);
-  }
-  await Promise.race([ast.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the bot did not hang up')), 30_000))]);
+  await playSupportDesk({ get voiced() { return ast.voiced; }, botDone: (v) => ast.botDone(v), say: (l) => ast.say(audio.get(l)!), dtmf: (d) => ast.dtmf(d) });
+  await botHangsUp(ast.closed);
   summary = await callEnded;
   for (const { store } of stores.values()) await store.flush();
 }, 180_000);

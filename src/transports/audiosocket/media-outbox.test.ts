@@ -45,6 +45,24 @@ describe('media-thread outbox', () => {
     expect(extra).toBe(2);
   });
 
+  it('with audioDelayMs, audio alone waits to share a message; anything else takes the audio along at the end of the turn', async () => {
+    const posted: Array<Array<Item | AudioBlock>> = [];
+    const out = new Outbox<Item>((items) => posted.push(items), undefined, 30);
+    out.audio(1, Int16Array.from([1]));
+    await new Promise((r) => setImmediate(r));
+    expect(posted).toHaveLength(0);
+    out.audio(2, Int16Array.from([2]));
+    await new Promise((r) => setTimeout(r, 45));
+    expect(posted).toHaveLength(1);
+    expect(posted[0]).toHaveLength(1);
+
+    out.audio(1, Int16Array.from([3]));
+    out.push({ t: 'dtmf', conn: 1, digit: '#' });
+    await new Promise((r) => setImmediate(r));
+    expect(posted).toHaveLength(2);
+    expect(posted[1].map((i) => i.t)).toEqual(['audio', 'dtmf']);
+  });
+
   it('flush() posts at once, so a message that must not be overtaken can follow', () => {
     const posted: Array<Array<Item | AudioBlock>> = [];
     const out = new Outbox<Item>((items) => posted.push(items));

@@ -7,18 +7,12 @@
  * per frame.
  */
 import type { CallEndReason } from '../../call/io.js';
-import type { AudioSocketCounters } from './server.js';
-import type { AudioSocketEndCause, AudioSocketIOOptions } from './io.js';
-
-export type MediaIOOptions = Pick<AudioSocketIOOptions, 'wireRate' | 'leadMs' | 'maxPayloadBytes' | 'maxBufferedBytes' | 'writeStallMs' | 'idleTimeoutMs' | 'maxInboundMs' | 'maxOutboundMs' | 'resampleQuality'>;
+import type { AudioSocketCounters, AudioSocketServerOptions } from './server.js';
+import type { AudioSocketEndCause } from './io.js';
 
 export interface MediaThreadInit {
-  host: string;
-  port: number;
-  allow: readonly string[];
-  maxCalls: number;
-  firstFrameTimeoutMs: number;
-  io: MediaIOOptions;
+  /** What the thread's AudioSocket server is started with; unset fields take that server's defaults. */
+  server: Pick<AudioSocketServerOptions, 'host' | 'port' | 'allow' | 'maxCalls' | 'firstFrameTimeoutMs' | 'io'>;
   /** Lowest pino level the thread forwards (numeric). */
   logLevel: number;
   /** Report the time of every frame handed to a socket (the calls benchmark measures pacing with it). */

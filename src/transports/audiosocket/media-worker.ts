@@ -22,7 +22,8 @@ const init = workerData as MediaThreadInit;
 
 interface Hosted {
   io: AudioSocketIO;
-  slot: Float64Array;
+  /** Writes the IO's playout (and, when asked, its stats) into the shared slot the main thread reads. */
+  publish(withStats: boolean): void;
 }
 
 const hosted = new Map<number, Hosted>();
@@ -42,7 +43,6 @@ const out = new Outbox<FromMedia>(
       out.push({ t: 'sends', pairs: Float64Array.from(sends) });
       sends = [];
     }
-    pushCounters();
   },
   // Caller audio goes in messages of up to 5 ms of all calls: VAD takes 32 ms windows anyway.
   5,
@@ -105,8 +105,6 @@ function host(io: AudioSocketIO): { conn: number; sab: SharedArrayBuffer } {
   const conn = nextConn++;
   const sab = new SharedArrayBuffer(SLOT_FIELDS * Float64Array.BYTES_PER_ELEMENT);
   const slot = new Float64Array(sab);
-  const h: Hosted = { io, slot };
-  hosted.set(conn, h);
   let sent = 0;
   const origin = performance.timeOrigin;
   const publish = (withStats: boolean): void => {
@@ -124,6 +122,7 @@ function host(io: AudioSocketIO): { conn: number; sab: SharedArrayBuffer } {
     slot[SLOT.lateFrames] = ps.lateFrames;
     slot[SLOT.maxLatenessMs] = ps.maxLatenessMs;
   };
+  hosted.set(conn, { io, publish });
   publish(true);
   io.onFrameSent = (at) => {
     // Figures that cost an object are refreshed every half second of frames; playout every frame.
@@ -156,11 +155,7 @@ function onMessage(item: ToMedia): void {
     case 'clear': {
       const h = hosted.get(item.conn);
       h?.io.clear();
-      if (h) {
-        const p = h.io.playout;
-        h.slot[SLOT.sentMs] = p.sentMs;
-        h.slot[SLOT.playEnd] = p.playEnd + performance.timeOrigin;
-      }
+      h?.publish(false);
       return;
     }
     case 'drain': {
@@ -224,14 +219,9 @@ async function main(p: MessagePort): Promise<void> {
   try {
     const resampler = await loadResampler();
     server = await startAudioSocketServer({
-      host: init.host,
-      port: init.port,
-      allow: init.allow,
-      maxCalls: init.maxCalls,
-      firstFrameTimeoutMs: init.firstFrameTimeoutMs,
+      ...init.server,
       resampler,
       logger,
-      io: init.io,
       chooseFlow: (uuid) =>
         new Promise((resolve, reject) => {
           const req = nextReq++;
@@ -264,8 +254,8 @@ async function main(p: MessagePort): Promise<void> {
   }
   counters = server.counters;
   const priority = init.nice !== 0 ? setThreadNice(init.nice) : undefined;
-  // Refusals and first-frame failures send nothing else; their counts still reach the main thread soon.
-  setInterval(() => out.wake(), 50).unref();
+  // Counters change a few times per call, not per frame: compared every 50 ms, sent when they moved.
+  setInterval(pushCounters, 50).unref();
   out.push({ t: 'listening', port: server.port, ...(priority ? { priority: priority.ok ? `nice ${priority.nice}` : priority.reason, prioritySet: priority.ok } : {}) });
 }
 

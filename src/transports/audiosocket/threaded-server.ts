@@ -48,12 +48,7 @@ function levelOf(logger: Logger): number {
 export async function startThreadedAudioSocketServer(options: ThreadedAudioSocketServerOptions): Promise<ThreadedAudioSocketServer> {
   const logger = options.logger ?? silentLogger;
   const init: MediaThreadInit = {
-    host: options.host ?? '0.0.0.0',
-    port: options.port ?? 9090,
-    allow: [...(options.allow ?? [])],
-    maxCalls: options.maxCalls ?? 50,
-    firstFrameTimeoutMs: options.firstFrameTimeoutMs ?? 5_000,
-    io: { ...options.io },
+    server: { host: options.host, port: options.port, allow: options.allow, maxCalls: options.maxCalls, firstFrameTimeoutMs: options.firstFrameTimeoutMs, io: options.io },
     logLevel: levelOf(logger),
     reportFrameSends: options.reportFrameSends === true,
     nice: options.threadNice ?? 0,
